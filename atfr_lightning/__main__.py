@@ -1,0 +1,3 @@
+from atfr_lightning.cli import main
+
+main()

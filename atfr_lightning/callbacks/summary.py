@@ -1,0 +1,154 @@
+"""Per-clip GFLOPs from SGS bin counts, and the end-of-run summary the quickstart prints."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.utilities import rank_zero_only
+
+from atfr_lightning.flops import CostTable, sgs_cost_table
+from atfr_lightning.models.adaptive import AdaptiveTemporalNetwork
+
+UNITS = "GFLOPs (fvcore, multiply-adds, one clip)"
+
+
+class AdaptiveResolutionSummary(L.Callback):
+    """Log mean per-clip GFLOPs of each evaluation and print a summary when fit/validate/test ends.
+
+    At the start it counts, with fvcore, the network's cost for one clip at every number of
+    active bins B' and the same backbone without SGS. During validation and test each clip's
+    GFLOPs is looked up from its B' and averaged (``val/gflops_per_clip``, ``test/...``),
+    summed across DDP ranks. The summary is printed and written to ``summary.json`` in the
+    run folder.
+
+    Args:
+        num_frames: T of the evaluated clips.
+        crop_size: H = W of the evaluated clips.
+        backbone_label: name shown in the summary (e.g. ``"X3D-S"``).
+    """
+
+    def __init__(self, *, num_frames: int, crop_size: int, backbone_label: str = "backbone") -> None:
+        super().__init__()
+        self.num_frames = num_frames
+        self.crop_size = crop_size
+        self.backbone_label = backbone_label
+        self.table: CostTable | None = None
+        self._sums: dict[str, torch.Tensor] = {}
+        self._means: dict[str, tuple[int, float]] = {}
+        self.results: dict[str, dict] = {}
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        if self.table is None and isinstance(pl_module.net, AdaptiveTemporalNetwork):
+            self.table = sgs_cost_table(pl_module.net, num_frames=self.num_frames, crop_size=self.crop_size)
+
+    def _start(self) -> None:
+        self._sums = {"clips": torch.zeros((), dtype=torch.float64), "gflops": torch.zeros((), dtype=torch.float64)}
+
+    def _batch(self, pl_module: L.LightningModule, batch: dict) -> None:
+        bins = pl_module.active_bins()
+        clips = len(batch["label"])
+        if self.table is None:
+            return
+        if bins:
+            # One SGS layer per network here; several layers would each need their own table.
+            gflops = self.table.clip_gflops(next(iter(bins.values()))).sum()
+        else:
+            gflops = torch.tensor(self.table.backbone_gflops * clips, dtype=torch.float64)
+        self._sums["clips"] += clips
+        self._sums["gflops"] += gflops
+
+    def _end(self, trainer: L.Trainer, pl_module: L.LightningModule, split: str) -> None:
+        if self.table is None or trainer.sanity_checking:
+            return
+        totals = {k: trainer.strategy.reduce(v.to(pl_module.device), reduce_op="sum") for k, v in self._sums.items()}
+        clips = float(totals["clips"])
+        if clips == 0:
+            return
+        self._means[split] = (int(clips), float(totals["gflops"]) / clips)
+        pl_module.log(f"{split}/gflops_per_clip", self._means[split][1], rank_zero_only=True)
+
+    def _collect(self, trainer: L.Trainer, split: str) -> None:
+        # Runs in on_*_end, after Lightning has reduced the epoch's metrics into callback_metrics.
+        if split not in self._means or trainer.sanity_checking:
+            return
+        clips, mean_gflops = self._means[split]
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith(f"{split}/")}
+        self.results[split] = {
+            "clips": clips,
+            "top1": metrics.get(f"{split}/top1"),
+            "mean_bins": {k.rsplit("/", 1)[-1]: v for k, v in metrics.items() if "/mean_bins/" in k},
+            "max_bins": self.num_frames,
+            "gflops_per_clip": mean_gflops,
+            "backbone_gflops": self.table.backbone_gflops,
+            "gflops_units": UNITS,
+        }
+
+    def on_validation_epoch_start(self, trainer, pl_module) -> None:
+        self._start()
+
+    def on_test_epoch_start(self, trainer, pl_module) -> None:
+        self._start()
+
+    def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
+        self._batch(pl_module, batch)
+
+    def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
+        self._batch(pl_module, batch)
+
+    def on_validation_epoch_end(self, trainer, pl_module) -> None:
+        self._end(trainer, pl_module, "val")
+
+    def on_test_epoch_end(self, trainer, pl_module) -> None:
+        self._end(trainer, pl_module, "test")
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        self._collect(trainer, "val")
+        if trainer.state.fn == "validate":
+            self._report(trainer, "val")
+
+    def on_test_end(self, trainer, pl_module) -> None:
+        self._collect(trainer, "test")
+        self._report(trainer, "test")
+
+    def on_fit_end(self, trainer, pl_module) -> None:
+        self._report(trainer, "val")
+
+    @rank_zero_only
+    def _report(self, trainer: L.Trainer, split: str) -> None:
+        result = self.results.get(split)
+        if result is None:
+            return
+        text = format_summary(result, backbone_label=self.backbone_label, split=split)
+        print(text, flush=True)
+        run_dir = Path(trainer.log_dir or trainer.default_root_dir)
+        os.makedirs(run_dir, exist_ok=True)
+        (run_dir / "summary.json").write_text(json.dumps({split: result}, indent=2))
+        logger = trainer.logger
+        experiment = getattr(logger, "experiment", None)
+        if experiment is not None and hasattr(experiment, "summary"):
+            experiment.summary.update({f"summary/{split}/{k}": v for k, v in result.items() if not isinstance(v, dict)})
+
+
+def format_summary(result: dict, *, backbone_label: str, split: str) -> str:
+    """The human-readable summary block, units named."""
+    top1 = result["top1"]
+    lines = [
+        "",
+        f"=== Adaptive temporal resolution: {split} split, {result['clips']} clips, 1 view each ===",
+        f"top-1 accuracy                         : {top1 * 100:.1f} %" if top1 is not None else "top-1: n/a",
+    ]
+    for layer, bins in result["mean_bins"].items():
+        lines.append(f"mean active bins per clip ({layer:>5})    : {bins:.2f} of {result['max_bins']} temporal slices")
+    ratio = result["gflops_per_clip"] / result["backbone_gflops"]
+    lines += [
+        f"{UNITS}:",
+        f"  {backbone_label} + SGS, mean over clips : {result['gflops_per_clip']:.4f}",
+        f"  {backbone_label} without SGS            : {result['backbone_gflops']:.4f}",
+        f"  ratio SGS / without SGS              : {ratio:.3f}",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,133 @@
+"""The LightningModule: a video classifier around an injected network (SGS or not)."""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+from torch import nn
+from torchmetrics import MeanMetric, MetricCollection
+from torchmetrics.classification import MulticlassAccuracy
+
+from atfr_lightning.lightning.optim import OPTIMIZERS, build_optimizer, warmup_cosine
+from atfr_lightning.models.adaptive import AdaptiveTemporalNetwork
+
+
+class VideoClassifier(L.LightningModule):
+    """Cross-entropy video classification with top-1/top-5 accuracy and SGS bin logging.
+
+    Batches are dicts with ``"video"`` (N, 3, T, H, W) float and ``"label"`` (N,) int64.
+    ``forward`` returns logits (N, num_classes).
+
+    Args:
+        net: the network, e.g. :class:`atfr_lightning.models.SGSNetwork` (injected so configs
+            choose the backbone and SGS options in one place).
+        optimizer: ``"sgd"`` (momentum, Nesterov) or ``"adamw"``.
+        lr: peak learning rate, reached after warm-up.
+        weight_decay: applied to weights only, not to batch-norm parameters or biases.
+        momentum: SGD momentum.
+        warmup_epochs: linear warm-up length (fractions allowed), then cosine decay to 0.
+        warmup_start_factor: the warm-up starts at ``lr * warmup_start_factor``.
+        label_smoothing: cross-entropy label smoothing.
+    """
+
+    def __init__(
+        self,
+        *,
+        net: nn.Module,
+        optimizer: str = "sgd",
+        lr: float = 0.1,
+        weight_decay: float = 1e-4,
+        momentum: float = 0.9,
+        warmup_epochs: float = 0.0,
+        warmup_start_factor: float = 0.1,
+        label_smoothing: float = 0.0,
+    ) -> None:
+        super().__init__()
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
+        if lr <= 0:
+            raise ValueError(f"lr must be > 0, got {lr}")
+        if warmup_epochs < 0:
+            raise ValueError(f"warmup_epochs must be >= 0, got {warmup_epochs}")
+        self.save_hyperparameters(ignore=["net"])
+        self.net = net
+        num_classes = getattr(net, "num_classes", None)
+        if num_classes is None:
+            raise ValueError("net must expose num_classes (e.g. atfr_lightning.models.SGSNetwork)")
+        self.num_classes = num_classes
+        self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+        top_k = min(5, num_classes)
+        metrics = MetricCollection(
+            {
+                "top1": MulticlassAccuracy(num_classes=num_classes, top_k=1, average="micro"),
+                f"top{top_k}": MulticlassAccuracy(num_classes=num_classes, top_k=top_k, average="micro"),
+            }
+        )
+        self.train_metrics = metrics.clone(prefix="train/")
+        self.val_metrics = metrics.clone(prefix="val/")
+        self.test_metrics = metrics.clone(prefix="test/")
+        layers = self.sgs_layer_names()
+        self.mean_bins = nn.ModuleDict(
+            {split: nn.ModuleDict({name: MeanMetric() for name in layers}) for split in ("train", "val", "test")}
+        )
+
+    def sgs_layer_names(self) -> list[str]:
+        return list(self.net.sgs_layers()) if isinstance(self.net, AdaptiveTemporalNetwork) else []
+
+    def active_bins(self) -> dict[str, torch.Tensor]:
+        """Per-clip active bins (N,) of every SGS layer from the last forward."""
+        if not isinstance(self.net, AdaptiveTemporalNetwork):
+            return {}
+        return {
+            name: layer.last_active_bins
+            for name, layer in self.net.sgs_layers().items()
+            if layer.last_active_bins is not None
+        }
+
+    def forward(self, video: torch.Tensor) -> torch.Tensor:
+        return self.net(video)
+
+    def model_step(self, batch: dict, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = self(batch["video"])
+        loss = self.criterion(logits, batch["label"])
+        metrics = {"train": self.train_metrics, "val": self.val_metrics, "test": self.test_metrics}[split]
+        metrics.update(logits, batch["label"])
+        on_step = split == "train"
+        self.log(f"{split}/loss", loss, on_step=on_step, on_epoch=True, prog_bar=True, batch_size=len(logits))
+        self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=True)
+        for name, bins in self.active_bins().items():
+            tracker = self.mean_bins[split][name]
+            tracker.update(bins.float())
+            self.log(f"{split}/mean_bins/{name}", tracker, on_step=False, on_epoch=True, prog_bar=True)
+        return loss, logits
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        return self.model_step(batch, "train")[0]
+
+    def validation_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        return self.model_step(batch, "val")[1]
+
+    def test_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        return self.model_step(batch, "test")[1]
+
+    def predict_step(self, batch: dict, batch_idx: int) -> dict[str, torch.Tensor]:
+        logits = self(batch["video"])
+        out = {"logits": logits, "prediction": logits.argmax(dim=1)}
+        out.update({f"active_bins/{name}": bins for name, bins in self.active_bins().items()})
+        return out
+
+    def configure_optimizers(self) -> dict:
+        hp = self.hparams
+        optimizer = build_optimizer(
+            self.net, name=hp.optimizer, lr=hp.lr, weight_decay=hp.weight_decay, momentum=hp.momentum
+        )
+        total_steps = max(int(self.trainer.estimated_stepping_batches), 1)
+        max_epochs = max(self.trainer.max_epochs or 1, 1)
+        warmup_steps = int(round(hp.warmup_epochs * total_steps / max_epochs))
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimizer,
+            warmup_cosine(
+                total_steps=total_steps, warmup_steps=warmup_steps, warmup_start_factor=hp.warmup_start_factor
+            ),
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}

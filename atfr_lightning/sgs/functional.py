@@ -1,0 +1,153 @@
+"""Functional core of Similarity Guided Sampling (SGS), pure torch.
+
+Shapes: N clips, L embedding dims, T temporal slices, B bins, B' active bins, C channels.
+
+Two modes:
+
+* ``"reference"`` reproduces the authors' released code, quirks included: the epsilon is added
+  to each component of ``mean_t(z) - z_t`` before the norm, distances are scaled by
+  ``2B / max_t(delta)`` (so the most distinctive slice lands on the right edge of the last bin
+  with a weight of ~1e-7), and a clip whose slices are all identical divides by ~0.
+* ``"default"`` fixes those quirks: distances are mapped affinely onto ``[1, 2B - 1]``, from
+  the centre of the first bin to the centre of the last, so the most distinctive slice gets
+  weight 1; an all-identical clip (max distance below ``1e-6``) maps every slice to the first
+  bin, giving exactly one active bin; nothing divides by zero.
+
+See ``docs/sgs.md`` for the equations.
+"""
+
+from __future__ import annotations
+
+import torch
+
+MODES = ("reference", "default")
+DISTANCES = ("l2_mean", "norm")
+KERNELS = ("linear", "linear_normalized")
+
+# The reference adds 1e-6 to each component of the difference before the norm, and 1e-7 to
+# the tent so that a slice exactly on a bin edge still counts as (barely) present.
+_REFERENCE_NORM_EPS = 1e-6
+_TENT_EPS = 1e-7
+# Below this max distance a clip is treated as static in the default mode.
+_STATIC_EPS = 1e-6
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+
+
+def temporal_distances(z: torch.Tensor, *, kind: str = "l2_mean", mode: str = "reference") -> torch.Tensor:
+    """Per-slice scalar delta_t of a clip's embeddings.
+
+    Args:
+        z: embeddings, (N, L, T).
+        kind: ``"l2_mean"`` (distance of each slice from the clip's temporal mean, the
+            released code) or ``"norm"`` (the norm of each slice's embedding, the paper text).
+        mode: ``"reference"`` or ``"default"`` (see the module docstring).
+
+    Returns:
+        (N, T) non-negative distances.
+    """
+    _check_choice("kind", kind, DISTANCES)
+    _check_choice("mode", mode, MODES)
+    if z.dim() != 3:
+        raise ValueError(f"z must have shape (N, L, T), got a tensor of shape {tuple(z.shape)}")
+    diff = z - z.mean(dim=2, keepdim=True) if kind == "l2_mean" else z
+    if mode == "reference":
+        if kind == "l2_mean":
+            # The reference computes ||mean - z_t + eps||: note the sign and the eps placement.
+            diff = -diff
+        return torch.linalg.vector_norm(diff + _REFERENCE_NORM_EPS, dim=1)
+    # sqrt(sum^2 + eps^2) - eps is 0 at 0 with a finite gradient there (plain norm gives NaN).
+    eps = torch.finfo(diff.dtype).eps
+    return torch.sqrt(diff.pow(2).sum(dim=1) + eps * eps) - eps
+
+
+def bin_positions(distances: torch.Tensor, num_bins: int, *, mode: str = "reference") -> torch.Tensor:
+    """Scale distances (N, T) to bin coordinates u (N, T) on [0, 2B] (bin b is centred at 2b+1)."""
+    _check_choice("mode", mode, MODES)
+    if num_bins < 1:
+        raise ValueError(f"num_bins must be >= 1, got {num_bins}")
+    max_distance = distances.amax(dim=1, keepdim=True)
+    if mode == "reference":
+        return 2 * num_bins * distances / max_distance
+    relative = distances / max_distance.clamp_min(_STATIC_EPS)
+    # Static clips (max below the floor) collapse onto the first centre.
+    relative = torch.where(max_distance < _STATIC_EPS, torch.zeros_like(relative), relative)
+    return 1 + (2 * num_bins - 2) * relative
+
+
+def bin_weights(distances: torch.Tensor, num_bins: int, *, mode: str = "reference") -> torch.Tensor:
+    """Tent-kernel weights of every slice in every bin, before empty bins are dropped.
+
+    K[n, b, t] = max(0, 1 + 1e-7 - |u[n, t] - (2b + 1)|), neighbouring tents do not overlap.
+
+    Args:
+        distances: (N, T) from :func:`temporal_distances`.
+        num_bins: B, the number of bins.
+        mode: ``"reference"`` or ``"default"``.
+
+    Returns:
+        (N, B, T) kernel weights.
+    """
+    if distances.dim() != 2:
+        raise ValueError(f"distances must have shape (N, T), got {tuple(distances.shape)}")
+    u = bin_positions(distances, num_bins, mode=mode)
+    centres = 2 * torch.arange(num_bins, device=u.device, dtype=u.dtype) + 1
+    # (N, 1, T) - (1, B, 1) -> (N, B, T)
+    return (1 + _TENT_EPS - (u.unsqueeze(1) - centres.view(1, -1, 1)).abs()).clamp_min(0)
+
+
+def normalize_bins(weights: torch.Tensor) -> torch.Tensor:
+    """The ``linear_normalized`` kernel: divide each bin by its number of slices with weight > 0."""
+    counts = (weights > 0).sum(dim=-1, keepdim=True).clamp_min(1)
+    return weights / counts.to(weights.dtype)
+
+
+def drop_empty_bins(weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Move each clip's active bins to the front (in bin order) and cut to B'max.
+
+    A bin is active when its row sums to a non-zero value.
+
+    Args:
+        weights: (N, B, T).
+
+    Returns:
+        ``(compact, active_bins)``: compact (N, B'max, T), zero past each clip's B'; active_bins
+        (N,) int64.
+    """
+    if weights.dim() != 3:
+        raise ValueError(f"weights must have shape (N, B, T), got {tuple(weights.shape)}")
+    active = weights.sum(dim=-1) != 0  # (N, B)
+    active_bins = active.sum(dim=1)
+    max_active = int(active_bins.max()) if active_bins.numel() else 0
+    # A stable sort of the "inactive" flags lists active bins first, each group in bin order.
+    order = torch.sort((~active).to(torch.uint8), dim=1, stable=True).indices[:, :max_active]
+    compact = weights.gather(1, order.unsqueeze(-1).expand(-1, -1, weights.shape[-1]))
+    keep = torch.arange(max_active, device=weights.device).unsqueeze(0) < active_bins.unsqueeze(1)
+    return compact * keep.unsqueeze(-1).to(compact.dtype), active_bins
+
+
+def sample(x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Y[n, :, b] = sum_t weights[n, b, t] * X[n, :, t].
+
+    Args:
+        x: features, (N, C, T, H, W).
+        weights: (N, B', T).
+
+    Returns:
+        (N, C, B', H, W).
+    """
+    if x.dim() != 5:
+        raise ValueError(f"x must have shape (N, C, T, H, W), got {tuple(x.shape)}")
+    if weights.dim() != 3 or weights.shape[0] != x.shape[0] or weights.shape[2] != x.shape[2]:
+        raise ValueError(
+            f"weights must have shape (N, B', T) = ({x.shape[0]}, B', {x.shape[2]}) to match x of "
+            f"shape {tuple(x.shape)}, got {tuple(weights.shape)}"
+        )
+    n, c, t, h, w = x.shape
+    # (N, C, T, H, W) -> (N, T, C*H*W) so one bmm does every clip: (N, B', T) @ (N, T, CHW).
+    flat = x.permute(0, 2, 1, 3, 4).reshape(n, t, c * h * w)
+    out = torch.bmm(weights.to(x.dtype), flat)  # (N, B', C*H*W)
+    return out.view(n, -1, c, h, w).permute(0, 2, 1, 3, 4)

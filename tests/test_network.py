@@ -1,0 +1,98 @@
+"""Backbone + SGS: exactness without SGS, batch invariance, pooling, FLOPs."""
+
+import pytest
+import torch
+
+from atfr_lightning._pytorchvideo import import_pytorchvideo
+from atfr_lightning.flops import count_gflops, sgs_cost_table
+from atfr_lightning.models import SGSNetwork, TemporalGlobalAvgPool3d
+
+SMALL = dict(num_classes=5, num_frames=8, crop_size=32, backbone_kwargs={"width_factor": 1.0, "depth_factor": 1.0})
+
+
+def _clips(n=6):
+    torch.manual_seed(1)
+    x = torch.randn(n, 3, 8, 32, 32)
+    x[0] = x[0, :, :1]  # a static clip next to busy ones
+    x[1, :, :4] = x[1, :, :1]  # half static
+    x[2] = x[2, :, :1] + torch.linspace(0, 3, 8).view(1, 8, 1, 1)  # a steady brightness ramp
+    return x
+
+
+def test_sgs_off_equals_pytorchvideo_builder():
+    torch.manual_seed(0)
+    net = SGSNetwork(backbone="x3d_s", sgs=False, **SMALL).eval()
+    x3d = import_pytorchvideo("pytorchvideo.models.x3d")
+    ref = x3d.create_x3d(
+        input_clip_length=8, input_crop_size=32, model_num_class=5, width_factor=1.0, depth_factor=1.0,
+        dropout_rate=0.5, head_activation=None,
+    ).eval()
+    ref.load_state_dict(net.state_dict())  # identical key names: blocks.<i>.*
+    x = _clips()
+    torch.testing.assert_close(net(x), ref(x))
+
+
+def test_only_sgs_parameters_are_new():
+    with_sgs = set(SGSNetwork(backbone="x3d_s", **SMALL).state_dict())
+    without = set(SGSNetwork(backbone="x3d_s", sgs=False, **SMALL).state_dict())
+    assert without <= with_sgs
+    assert all(k.startswith("sgs.") for k in with_sgs - without)
+
+
+def test_eval_logits_do_not_depend_on_the_batch():
+    net = SGSNetwork(backbone="x3d_s", **SMALL)
+    x = _clips()
+    net.train()
+    for _ in range(3):  # move BN statistics away from their initial values
+        net(x)
+    net.eval()
+    batched = net(x)
+    assert len(set(net.sgs.last_active_bins.tolist())) > 1, "the test needs clips with different B'"
+    alone = torch.cat([net(x[i : i + 1]) for i in range(len(x))])
+    torch.testing.assert_close(batched, alone, atol=1e-5, rtol=0)
+
+
+def test_padded_execution_is_the_reference_behaviour():
+    net = SGSNetwork(backbone="x3d_s", execution="padded", **SMALL).eval()
+    assert net(_clips()).shape == (6, 5)
+
+
+def test_training_step_backward():
+    net = SGSNetwork(backbone="x3d_s", **SMALL).train()
+    loss = torch.nn.functional.cross_entropy(net(_clips()), torch.arange(6) % 5)
+    loss.backward()
+    assert net.sgs.embed[0].weight.grad.abs().sum() > 0
+
+
+def test_temporal_pool_equals_fixed_pool_at_full_length():
+    x = torch.randn(2, 4, 6, 5, 5)
+    fixed = torch.nn.AvgPool3d((6, 3, 3), stride=1)
+    adaptive = TemporalGlobalAvgPool3d.from_avg_pool(fixed)
+    torch.testing.assert_close(adaptive(x), fixed(x))
+    assert adaptive(x[:, :, :2]).shape == (2, 4, 1, 3, 3)
+
+
+def test_x3d_s_gflops_match_the_x3d_paper():
+    # X3D paper, Table 3: X3D-S at 13 x 160^2 costs 1.96 GFLOPs (multiply-adds, conv + linear).
+    net = SGSNetwork(backbone="x3d_s", num_classes=400, sgs=False).eval()
+    gflops, skipped = count_gflops(net, (torch.zeros(1, 3, 13, 160, 160),))
+    assert gflops == pytest.approx(1.96, rel=0.03)
+    assert "aten::_convolution" not in skipped
+
+
+def test_cost_table_is_monotone_and_bounded_by_backbone():
+    net = SGSNetwork(backbone="x3d_s", **SMALL)
+    table = sgs_cost_table(net, num_frames=8, crop_size=32)
+    costs = [table.per_bins[b] for b in sorted(table.per_bins)]
+    assert costs == sorted(costs) and len(costs) == 8
+    # At B' = T the SGS network costs the backbone plus the (small) SGS layer.
+    assert table.per_bins[8] == pytest.approx(table.backbone_gflops + table.sgs_gflops[8], rel=1e-9)
+    assert table.sgs_gflops[8] < 0.05 * table.backbone_gflops
+    assert table.clip_gflops(torch.tensor([1, 8])).tolist() == [table.per_bins[1], table.per_bins[8]]
+
+
+def test_bad_network_arguments():
+    with pytest.raises(ValueError, match="unknown backbone 'x3d_q'"):
+        SGSNetwork(backbone="x3d_q", num_classes=5)
+    with pytest.raises(ValueError, match="insert_after must be one of"):
+        SGSNetwork(backbone="x3d_s", insert_after="res9", **SMALL)
