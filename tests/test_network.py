@@ -52,6 +52,48 @@ def test_eval_logits_do_not_depend_on_the_batch():
     torch.testing.assert_close(batched, alone, atol=1e-5, rtol=0)
 
 
+def _trained_net(**kwargs):
+    net = SGSNetwork(backbone="x3d_s", **SMALL, **kwargs)
+    net.train()
+    for _ in range(3):  # move BN statistics away from their initial values
+        net(_clips())
+    return net
+
+
+def test_masked_equals_grouped_in_evaluation():
+    net = _trained_net().eval()
+    x = _clips()
+    net.execution = "grouped"
+    grouped = net(x)
+    net.execution = "masked"
+    torch.testing.assert_close(net(x), grouped, atol=1e-5, rtol=0)
+
+
+def test_masked_training_ignores_what_the_padding_holds():
+    # Under masked execution, garbage in the padded slices must not change anything:
+    # not the outputs, not the batch-norm statistics.
+    net = _trained_net(execution="masked", dropout=0.0).train()  # dropout would differ per call
+    features, active = net.forward_features(_clips())
+    assert len(set(active.tolist())) > 1
+    garbage = features.clone()
+    for n, b in enumerate(active.tolist()):
+        garbage[n, :, b:] = torch.randn_like(garbage[n, :, b:]) * 100
+    state = {k: v.clone() for k, v in net.state_dict().items()}
+    clean_out = net.forward_post(features, active)
+    clean_state = {k: v.clone() for k, v in net.state_dict().items()}
+    net.load_state_dict(state)
+    torch.testing.assert_close(net.forward_post(garbage, active), clean_out)
+    for key, value in net.state_dict().items():
+        torch.testing.assert_close(value, clean_state[key], msg=key)
+
+
+def test_exact_execution_resolves_by_mode():
+    net = SGSNetwork(backbone="x3d_s", **SMALL)
+    assert net.execution == "exact"
+    assert net.train().resolved_execution() == "masked"
+    assert net.eval().resolved_execution() == "grouped"
+
+
 def test_padded_execution_is_the_reference_behaviour():
     net = SGSNetwork(backbone="x3d_s", execution="padded", **SMALL).eval()
     assert net(_clips()).shape == (6, 5)

@@ -130,3 +130,16 @@ def test_gradcheck_functional_core():
 def test_bad_input_errors(call, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         call()
+
+
+def test_order_bins_by_time_matches_loop():
+    torch.manual_seed(3)
+    w = F.bin_weights(torch.rand(4, 9), 9, mode="default")
+    ordered = F.order_bins_by_time(w)
+    for n in range(4):
+        rows = [w[n, b] for b in range(9) if float(w[n, b].sum()) != 0]
+        centres = [float((r * torch.arange(9.0)).sum() / r.sum()) for r in rows]
+        expected = [rows[i] for i in sorted(range(len(rows)), key=lambda i: centres[i])]
+        for j, row in enumerate(expected):
+            torch.testing.assert_close(ordered[n, j], row)
+        assert float(ordered[n, len(rows) :].abs().sum()) == 0

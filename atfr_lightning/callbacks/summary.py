@@ -8,6 +8,7 @@ from pathlib import Path
 
 import lightning as L
 import torch
+from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 
 from atfr_lightning.flops import CostTable, sgs_cost_table
@@ -26,12 +27,14 @@ class AdaptiveResolutionSummary(L.Callback):
     run folder.
 
     Args:
-        num_frames: T of the evaluated clips.
-        crop_size: H = W of the evaluated clips.
-        backbone_label: name shown in the summary (e.g. ``"X3D-S"``).
+        num_frames: T of the evaluated clips; ``None`` takes the network's ``num_frames``.
+        crop_size: H = W of the evaluated clips; ``None`` takes the network's ``crop_size``.
+        backbone_label: name shown in the summary; ``None`` takes the network's backbone name.
     """
 
-    def __init__(self, *, num_frames: int, crop_size: int, backbone_label: str = "backbone") -> None:
+    def __init__(
+        self, *, num_frames: int | None = None, crop_size: int | None = None, backbone_label: str | None = None
+    ) -> None:
         super().__init__()
         self.num_frames = num_frames
         self.crop_size = crop_size
@@ -42,8 +45,17 @@ class AdaptiveResolutionSummary(L.Callback):
         self.results: dict[str, dict] = {}
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        if self.table is None and isinstance(pl_module.net, AdaptiveTemporalNetwork):
-            self.table = sgs_cost_table(pl_module.net, num_frames=self.num_frames, crop_size=self.crop_size)
+        net = pl_module.net
+        if self.table is None and isinstance(net, AdaptiveTemporalNetwork):
+            self.num_frames = self.num_frames or getattr(net, "num_frames", None)
+            self.crop_size = self.crop_size or getattr(net, "crop_size", None)
+            if self.num_frames is None or self.crop_size is None:
+                raise ValueError(
+                    "AdaptiveResolutionSummary needs num_frames and crop_size: pass them, or use a network "
+                    "that exposes them (atfr_lightning.models.SGSNetwork does)"
+                )
+            self.backbone_label = self.backbone_label or getattr(net, "backbone_name", "backbone")
+            self.table = sgs_cost_table(net, num_frames=self.num_frames, crop_size=self.crop_size)
 
     def _start(self) -> None:
         self._sums = {"clips": torch.zeros((), dtype=torch.float64), "gflops": torch.zeros((), dtype=torch.float64)}
@@ -127,10 +139,9 @@ class AdaptiveResolutionSummary(L.Callback):
         run_dir = Path(trainer.log_dir or trainer.default_root_dir)
         os.makedirs(run_dir, exist_ok=True)
         (run_dir / "summary.json").write_text(json.dumps({split: result}, indent=2))
-        logger = trainer.logger
-        experiment = getattr(logger, "experiment", None)
-        if experiment is not None and hasattr(experiment, "summary"):
-            experiment.summary.update({f"summary/{split}/{k}": v for k, v in result.items() if not isinstance(v, dict)})
+        for logger in trainer.loggers:
+            if isinstance(logger, WandbLogger):
+                logger.experiment.summary.update({f"summary/{split}/{k}": v for k, v in result.items() if not isinstance(v, dict)})
 
 
 def format_summary(result: dict, *, backbone_label: str, split: str) -> str:

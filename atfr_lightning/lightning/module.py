@@ -68,7 +68,7 @@ class VideoClassifier(L.LightningModule):
         self.test_metrics = metrics.clone(prefix="test/")
         layers = self.sgs_layer_names()
         self.mean_bins = nn.ModuleDict(
-            {split: nn.ModuleDict({name: MeanMetric() for name in layers}) for split in ("train", "val", "test")}
+            {f"{split}_bins": nn.ModuleDict({name: MeanMetric() for name in layers}) for split in ("train", "val", "test")}
         )
 
     def sgs_layer_names(self) -> list[str]:
@@ -96,7 +96,7 @@ class VideoClassifier(L.LightningModule):
         self.log(f"{split}/loss", loss, on_step=on_step, on_epoch=True, prog_bar=True, batch_size=len(logits))
         self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=True)
         for name, bins in self.active_bins().items():
-            tracker = self.mean_bins[split][name]
+            tracker = self.mean_bins[f"{split}_bins"][name]
             tracker.update(bins.float())
             self.log(f"{split}/mean_bins/{name}", tracker, on_step=False, on_epoch=True, prog_bar=True)
         return loss, logits

@@ -5,9 +5,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from atfr_lightning.models.masking import TemporalMask, attach_temporal_mask
 from atfr_lightning.sgs import SimilarityGuidedSampling
 
-EXECUTIONS = ("grouped", "padded")
+EXECUTIONS = ("exact", "grouped", "masked", "padded")
 
 
 class AdaptiveTemporalNetwork(nn.Module):
@@ -21,11 +22,19 @@ class AdaptiveTemporalNetwork(nn.Module):
     The backbone's blocks keep their PyTorchVideo names (``blocks.<i>.*``), so the builder's
     state dicts load unchanged; only ``sgs.*`` is new.
 
-    ``execution="grouped"`` (default) runs ``post`` once per distinct B' on exactly that many
-    slices: no zero padding reaches a convolution, batch norm or pool, so in evaluation a
-    clip's logits do not depend on the other clips in its batch, and later layers really cost
-    B'/T. ``execution="padded"`` is the reference behaviour (zero-padded to B'max in one pass),
-    kept for parity studies.
+    How the layers after SGS run on clips with different B' (``execution``):
+
+    * ``"grouped"``: once per distinct B', on exactly that many slices. No padding exists, so
+      a clip's logits in evaluation do not depend on its batch, and later layers really cost
+      B'/T. In training, batch norm sees each group separately.
+    * ``"masked"``: one pass on the batch padded to B'max, with batch norm and global pools
+      restricted to valid slices (see :mod:`atfr_lightning.models.masking`): every clip gets
+      exactly its own-length result, and batch-norm statistics cover all valid slices of the
+      batch. Costs B'max per clip.
+    * ``"exact"`` (default): ``"masked"`` in training (one fast batched pass, full-batch
+      statistics), ``"grouped"`` in evaluation (the real compute saving). Both are exact.
+    * ``"padded"``: the reference behaviour, zero padding flows through everything (a clip's
+      prediction depends on its batch); kept for parity studies.
 
     Args:
         blocks: the backbone's blocks, head last; the blocks after the insertion point must
@@ -35,7 +44,7 @@ class AdaptiveTemporalNetwork(nn.Module):
         activation: the final activation taken out of ``blocks[k]`` so SGS can sit before it
             (the reference puts SGS after the last residual sum and before its ReLU); ``None``
             when the block keeps it.
-        execution: ``"grouped"`` or ``"padded"``.
+        execution: ``"exact"``, ``"grouped"``, ``"masked"`` or ``"padded"``.
     """
 
     def __init__(
@@ -59,6 +68,8 @@ class AdaptiveTemporalNetwork(nn.Module):
         self.sgs = sgs
         self.activation = activation if activation is not None else nn.Identity()
         self.execution = execution
+        self.temporal_mask = TemporalMask()
+        attach_temporal_mask(nn.ModuleList(self.blocks[insert_after + 1 :]), self.temporal_mask)
 
     def pre(self, x: torch.Tensor) -> torch.Tensor:
         for block in self.blocks[: self.insert_after + 1]:
@@ -82,10 +93,23 @@ class AdaptiveTemporalNetwork(nn.Module):
         sampled, active_bins = self.sgs(features)
         return self.activation(sampled), active_bins
 
+    def resolved_execution(self) -> str:
+        """The scheme used now: ``"exact"`` resolves by training/evaluation mode."""
+        if self.execution == "exact":
+            return "masked" if self.training else "grouped"
+        return self.execution
+
     def forward_post(self, features: torch.Tensor, active_bins: torch.Tensor | None) -> torch.Tensor:
-        """Run the layers after SGS, grouped by B' or padded."""
-        if active_bins is None or self.execution == "padded":
+        """Run the layers after SGS: grouped by B', masked, or padded."""
+        execution = self.resolved_execution()
+        if active_bins is None or execution == "padded":
             return self.post(features)
+        if execution == "masked":
+            self.temporal_mask.lengths, self.temporal_mask.steps = active_bins, features.shape[2]
+            try:
+                return self.post(features)
+            finally:
+                self.temporal_mask.lengths = None
         counts = active_bins.tolist()
         groups = sorted(set(counts))
         if len(groups) == 1:

@@ -53,7 +53,9 @@ class SGSNetwork(AdaptiveTemporalNetwork):
         distance: ``"l2_mean"`` or ``"norm"``.
         kernel: ``"linear"`` or ``"linear_normalized"``.
         sgs_mode: ``"default"`` or ``"reference"``.
-        execution: ``"grouped"`` (exact per clip) or ``"padded"`` (reference).
+        sgs_order: ``"similarity"`` (reference) or ``"time"``: order of the bins after SGS.
+        execution: ``"exact"`` (masked in training, grouped in evaluation), ``"grouped"``,
+            ``"masked"`` or ``"padded"`` (the reference); see :class:`AdaptiveTemporalNetwork`.
     """
 
     def __init__(
@@ -72,7 +74,8 @@ class SGSNetwork(AdaptiveTemporalNetwork):
         distance: str = "l2_mean",
         kernel: str = "linear",
         sgs_mode: str = "default",
-        execution: str = "grouped",
+        sgs_order: str = "similarity",
+        execution: str = "exact",
     ) -> None:
         spec = get_backbone_spec(backbone)
         if num_classes < 1:
@@ -103,6 +106,7 @@ class SGSNetwork(AdaptiveTemporalNetwork):
                 distance=distance,
                 kernel=kernel,
                 mode=sgs_mode,
+                order=sgs_order,
             )
             activation = _pop_final_activation(blocks[index])
         super().__init__(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from atfr_lightning.models.masking import masked_temporal_mean
+
 
 class TemporalGlobalAvgPool3d(nn.Module):
     """Average over all of T, then a fixed spatial average pool (stride 1).
@@ -33,7 +35,8 @@ class TemporalGlobalAvgPool3d(nn.Module):
         return f"spatial_kernel={self.spatial_kernel}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.spatial(x.mean(dim=2, keepdim=True))
+        # Under masked execution the mean covers each clip's valid slices only.
+        return self.spatial(masked_temporal_mean(x, getattr(self, "temporal_mask", None)))
 
 
 def make_temporal_pools_adaptive(module: nn.Module) -> int:

@@ -23,6 +23,7 @@ import torch
 MODES = ("reference", "default")
 DISTANCES = ("l2_mean", "norm")
 KERNELS = ("linear", "linear_normalized")
+ORDERS = ("similarity", "time")
 
 # The reference adds 1e-6 to each component of the difference before the norm, and 1e-7 to
 # the tent so that a slice exactly on a bin edge still counts as (barely) present.
@@ -103,6 +104,27 @@ def normalize_bins(weights: torch.Tensor) -> torch.Tensor:
     """The ``linear_normalized`` kernel: divide each bin by its number of slices with weight > 0."""
     counts = (weights > 0).sum(dim=-1, keepdim=True).clamp_min(1)
     return weights / counts.to(weights.dtype)
+
+
+def order_bins_by_time(weights: torch.Tensor) -> torch.Tensor:
+    """Reorder each clip's bins by the centre of mass in time of their slices (empty bins last).
+
+    The reference keeps bins in bin order, i.e. by similarity rank, which discards temporal
+    order; this option keeps it for tasks where order carries the label (direction of motion,
+    Something-Something). The order is discrete: no gradient flows through it.
+
+    Args:
+        weights: (N, B, T).
+
+    Returns:
+        (N, B, T), the same rows permuted.
+    """
+    mass = weights.sum(dim=-1)  # (N, B)
+    times = torch.arange(weights.shape[-1], device=weights.device, dtype=weights.dtype)
+    centre = (weights * times).sum(dim=-1) / mass.clamp_min(torch.finfo(weights.dtype).tiny)
+    key = torch.where(mass != 0, centre, torch.full_like(centre, float("inf"))).detach()
+    order = torch.sort(key, dim=1, stable=True).indices
+    return weights.gather(1, order.unsqueeze(-1).expand_as(weights))
 
 
 def drop_empty_bins(weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

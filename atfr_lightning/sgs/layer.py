@@ -27,6 +27,8 @@ class SimilarityGuidedSampling(nn.Module):
         kernel: ``"linear"`` (a bin is the weighted sum of its slices) or ``"linear_normalized"``
             (divided by the number of slices in the bin).
         mode: ``"default"`` (quirks fixed) or ``"reference"`` (the authors' code exactly).
+        order: order of the active bins on the output's temporal axis: ``"similarity"`` (bin
+            order, the reference) or ``"time"`` (by the mean time of each bin's slices).
 
     Forward returns ``(y, active_bins)``: y (N, C, B'max, H, W), zero past each clip's B';
     active_bins (N,) int64. The counts of the last call are also kept in
@@ -42,6 +44,7 @@ class SimilarityGuidedSampling(nn.Module):
         distance: str = "l2_mean",
         kernel: str = "linear",
         mode: str = "default",
+        order: str = "similarity",
     ) -> None:
         super().__init__()
         if in_channels < 1:
@@ -53,6 +56,8 @@ class SimilarityGuidedSampling(nn.Module):
         F_sgs._check_choice("distance", distance, F_sgs.DISTANCES)
         F_sgs._check_choice("kernel", kernel, F_sgs.KERNELS)
         F_sgs._check_choice("mode", mode, F_sgs.MODES)
+        F_sgs._check_choice("order", order, F_sgs.ORDERS)
+        self.order = order
         self.in_channels = in_channels
         self.num_bins = num_bins
         self.latent_dim = latent_dim
@@ -78,7 +83,7 @@ class SimilarityGuidedSampling(nn.Module):
     def extra_repr(self) -> str:
         return (
             f"in_channels={self.in_channels}, num_bins={self.num_bins}, latent_dim={self.latent_dim}, "
-            f"distance={self.distance!r}, kernel={self.kernel!r}, mode={self.mode!r}"
+            f"distance={self.distance!r}, kernel={self.kernel!r}, mode={self.mode!r}, order={self.order!r}"
         )
 
     def kernel_weights(self, x: torch.Tensor) -> torch.Tensor:
@@ -99,6 +104,8 @@ class SimilarityGuidedSampling(nn.Module):
             weights = F_sgs.bin_weights(distances, num_bins, mode=self.mode)
             if self.kernel == "linear_normalized":
                 weights = F_sgs.normalize_bins(weights)
+            if self.order == "time":
+                weights = F_sgs.order_bins_by_time(weights)
             compact, active_bins = F_sgs.drop_empty_bins(weights)
         self.last_active_bins = active_bins.detach()
         return compact

@@ -1,0 +1,117 @@
+"""Masked execution: run the layers after SGS on a zero-padded batch without any leak.
+
+After SGS, clip n has B'_n valid temporal slices and the batch is padded to B'max. In the
+layers after SGS, padding can leak into valid slices in three ways: batch norm shifts the zeros
+(and, in training, counts them in its statistics), a temporal convolution then reads the shifted
+padding, and global pools average over it. Masked execution closes all three: batch norm uses
+only valid slices for its statistics and re-zeroes the padding, and global pools average over
+valid slices only. A temporal convolution then reads zeros past a clip's end, exactly what its
+own zero padding would give on the clip alone. So every clip's output is the one it would have
+alone at its own length; in training, batch norm statistics are those of all valid slices of
+the batch. One batched pass costs B'max slices per clip.
+
+Supported inside the masked region: convolutions followed by batch norm, element-wise ops,
+``BatchNorm3d``, fvcore's 3-D ``SqueezeExcitation`` and this project's temporal pools; temporal
+strides are followed by scaling the lengths (ceil). Other layers that mix time (non-local blocks,
+temporal max pools) are not masked.
+"""
+
+from __future__ import annotations
+
+import torch
+from fvcore.nn.squeeze_excitation import SqueezeExcitation
+from torch import nn
+
+
+class TemporalMask:
+    """Valid temporal lengths of the current batch, shared by every masked module of a network."""
+
+    def __init__(self) -> None:
+        self.lengths: torch.Tensor | None = None  # (N,) int64
+        self.steps: int = 0  # B'max at the SGS output
+
+    def active(self) -> bool:
+        return self.lengths is not None
+
+    def mask_for(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 1, T, 1, 1) float mask of valid slices for a feature map x (N, C, T, H, W)."""
+        steps_here = x.shape[2]
+        stride = max(round(self.steps / steps_here), 1)
+        lengths = torch.div(self.lengths + stride - 1, stride, rounding_mode="floor")
+        positions = torch.arange(steps_here, device=x.device)
+        return (positions.view(1, -1) < lengths.view(-1, 1).to(x.device)).to(x.dtype).view(x.shape[0], 1, -1, 1, 1)
+
+
+class _Masked:
+    temporal_mask: TemporalMask
+
+
+class MaskedBatchNorm3d(nn.BatchNorm3d, _Masked):
+    """BatchNorm3d whose statistics and output ignore padded temporal slices."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mask_state = self.temporal_mask
+        if not mask_state.active():
+            return super().forward(x)
+        mask = mask_state.mask_for(x)  # (N, 1, T, 1, 1)
+        if self.training or not self.track_running_stats:
+            count = mask.sum() * x.shape[3] * x.shape[4]
+            dims = (0, 2, 3, 4)
+            mean = (x * mask).sum(dims) / count
+            centred = (x - mean.view(1, -1, 1, 1, 1)) * mask
+            var = centred.square().sum(dims) / count
+            if self.training and self.track_running_stats:
+                with torch.no_grad():
+                    self.num_batches_tracked.add_(1)
+                    momentum = self.momentum if self.momentum is not None else 1 / float(self.num_batches_tracked)
+                    unbiased = var * count / max(float(count) - 1, 1.0)
+                    self.running_mean.mul_(1 - momentum).add_(momentum * mean)
+                    self.running_var.mul_(1 - momentum).add_(momentum * unbiased)
+        else:
+            mean, var = self.running_mean, self.running_var
+        shape = (1, -1, 1, 1, 1)
+        y = (x - mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps)
+        if self.affine:
+            y = y * self.weight.view(shape) + self.bias.view(shape)
+        return y * mask
+
+
+class MaskedSqueezeExcitation(SqueezeExcitation, _Masked):
+    """fvcore's 3-D squeeze-excitation with the squeeze averaged over valid slices only."""
+
+    def forward(self, input_tensor: torch.Tensor) -> torch.Tensor:
+        mask_state = self.temporal_mask
+        if not mask_state.active():
+            return super().forward(input_tensor)
+        mask = mask_state.mask_for(input_tensor)
+        valid = mask.sum(dim=2, keepdim=True) * input_tensor.shape[3] * input_tensor.shape[4]
+        squeezed = (input_tensor * mask).sum(dim=(2, 3, 4), keepdim=True) / valid
+        return input_tensor * self.block(squeezed)
+
+
+def masked_temporal_mean(x: torch.Tensor, mask_state: TemporalMask | None) -> torch.Tensor:
+    """Mean over T (keepdim), over valid slices only when a mask is active."""
+    if mask_state is None or not mask_state.active():
+        return x.mean(dim=2, keepdim=True)
+    mask = mask_state.mask_for(x)
+    return (x * mask).sum(dim=2, keepdim=True) / mask.sum(dim=2, keepdim=True)
+
+
+def attach_temporal_mask(module: nn.Module, mask_state: TemporalMask) -> int:
+    """Make every supported layer in ``module`` mask-aware (in place; state dict unchanged).
+
+    Returns the number of layers made mask-aware.
+    """
+    from atfr_lightning.models.pooling import TemporalGlobalAvgPool3d  # pooling imports this module
+
+    count = 0
+    for child in module.modules():
+        if type(child) is nn.BatchNorm3d:
+            child.__class__ = MaskedBatchNorm3d
+        elif type(child) is SqueezeExcitation and child.is_3d:
+            child.__class__ = MaskedSqueezeExcitation
+        elif not isinstance(child, (TemporalGlobalAvgPool3d, _Masked)):
+            continue
+        child.temporal_mask = mask_state
+        count += 1
+    return count

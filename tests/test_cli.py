@@ -1,0 +1,74 @@
+"""The LightningCLI entry point on the synthetic set: fast_dev_run and a tiny full fit."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from atfr_lightning.cli import configure_wandb_mode, main, wandb_logged_in
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIG = str(REPO / "experiments" / "synthetic" / "x3d_sgs.yaml")
+
+
+def _small_args(tmp_path: Path) -> list[str]:
+    return [
+        f"--data.init_args.root={tmp_path / 'data'}",
+        "--data.init_args.num_train=10",
+        "--data.init_args.num_val=10",
+        "--data.init_args.num_frames=8",
+        "--data.init_args.batch_size=5",
+        "--data.init_args.num_workers=0",
+        "--model.net.init_args.num_frames=8",
+        f"--trainer.default_root_dir={tmp_path / 'run'}",
+        "--trainer.enable_progress_bar=false",
+    ]
+
+
+def test_fit_fast_dev_run(tmp_path):
+    cli = main(["fit", "--config", CONFIG, "--trainer.fast_dev_run=true", *_small_args(tmp_path)])
+    assert cli.trainer.state.finished
+    assert cli.model.net.sgs is not None
+
+
+def test_fit_prints_summary_and_writes_wandb_run(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    args = _small_args(tmp_path) + [
+        "--trainer.max_epochs=1",
+        "--trainer.limit_train_batches=2",
+        f"--trainer.logger.init_args.save_dir={tmp_path / 'run'}",
+    ]
+    cli = main(["fit", "--config", CONFIG, *args])
+    out = capsys.readouterr().out
+    assert "top-1 accuracy" in out and "GFLOPs (fvcore, multiply-adds, one clip)" in out
+    summary_files = list((tmp_path / "run").rglob("summary.json"))
+    assert summary_files, "the run folder holds summary.json"
+    val = json.loads(summary_files[0].read_text())["val"]
+    assert val["clips"] == 10
+    assert 1 <= val["mean_bins"]["sgs"] <= 8
+    assert 0 < val["gflops_per_clip"] <= val["backbone_gflops"] * 1.05
+    assert list((tmp_path / "run" / "wandb").glob("offline-run-*")), "an offline W&B run was written"
+    assert cli.trainer.callback_metrics["val/gflops_per_clip"] > 0
+
+
+def test_wandb_mode_offline_without_credentials(tmp_path, monkeypatch):
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "missing-netrc"))
+    assert not wandb_logged_in()
+    configure_wandb_mode()
+    import os
+
+    assert os.environ["WANDB_MODE"] == "offline"
+    (tmp_path / "netrc").write_text("machine api.wandb.ai\n  login user\n  password abc\n")
+    monkeypatch.setenv("NETRC", str(tmp_path / "netrc"))
+    assert wandb_logged_in()
+
+
+@pytest.mark.parametrize("entry", [["-m", "atfr_lightning"], ["-m", "atfr_lightning.cli"]])
+def test_module_entry_points_print_help(entry):
+    result = subprocess.run([sys.executable, *entry, "--help"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "fit" in result.stdout and "validate" in result.stdout
