@@ -37,7 +37,8 @@ class ATFRCLI(LightningCLI):
     """LightningCLI with the classifier fixed and any LightningDataModule by class path."""
 
 
-def main(args: list[str] | None = None, *, run: bool = True) -> ATFRCLI:
+def run_cli(args: list[str] | None = None, *, run: bool = True) -> ATFRCLI:
+    """Build (and by default run) the CLI; returns it so tests can inspect trainer and model."""
     configure_wandb_mode()
     return ATFRCLI(
         VideoClassifier,
@@ -48,6 +49,11 @@ def main(args: list[str] | None = None, *, run: bool = True) -> ATFRCLI:
         run=run,
         auto_configure_optimizers=False,
     )
+
+
+def main() -> None:
+    """Console-script entry point (``atfr``); returns None so the exit status is 0."""
+    run_cli()
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from atfr_lightning.cli import configure_wandb_mode, main, wandb_logged_in
+from atfr_lightning.cli import configure_wandb_mode, run_cli, wandb_logged_in
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = str(REPO / "experiments" / "synthetic" / "x3d_sgs.yaml")
@@ -28,7 +28,7 @@ def _small_args(tmp_path: Path) -> list[str]:
 
 
 def test_fit_fast_dev_run(tmp_path):
-    cli = main(["fit", "--config", CONFIG, "--trainer.fast_dev_run=true", *_small_args(tmp_path)])
+    cli = run_cli(["fit", "--config", CONFIG, "--trainer.fast_dev_run=true", *_small_args(tmp_path)])
     assert cli.trainer.state.finished
     assert cli.model.net.sgs is not None
 
@@ -40,7 +40,7 @@ def test_fit_prints_summary_and_writes_wandb_run(tmp_path, capsys, monkeypatch):
         "--trainer.limit_train_batches=2",
         f"--trainer.logger.init_args.save_dir={tmp_path / 'run'}",
     ]
-    cli = main(["fit", "--config", CONFIG, *args])
+    cli = run_cli(["fit", "--config", CONFIG, *args])
     out = capsys.readouterr().out
     assert "top-1 accuracy" in out and "GFLOPs (fvcore, multiply-adds, one clip)" in out
     summary_files = list((tmp_path / "run").rglob("summary.json"))
