@@ -6,7 +6,15 @@ from sgs_reference_loop import distances_loop, drop_loop, sample_loop, weights_l
 
 from atfr_lightning.sgs import functional as F
 
-torch.set_default_dtype(torch.float64)
+
+
+@pytest.fixture(autouse=True)
+def _float64_default():
+    # Exact comparisons against the loop in float64; restored so other test files see float32.
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(previous)
 
 
 @pytest.mark.parametrize("mode", ["reference", "default"])
