@@ -4,7 +4,7 @@ Every variant trains the quickstart's X3D (experiments/synthetic/x3d_sgs.yaml) w
 seed, data and budget, then its validation summary (top-1, mean bins, mean GFLOPs per clip,
 fvcore multiply-adds) is collected from ``summary.json``. Prints a Markdown table.
 
-Run: ``python benchmarks/sgs_ablation.py [--epochs 10] [--variants default reference ...]``
+Run: ``python benchmarks/sgs_ablation.py [--epochs 10] [--accelerator gpu] [--variants ...]``
 """
 
 from __future__ import annotations
@@ -31,7 +31,9 @@ VARIANTS: dict[str, list[str]] = {
 }
 
 
-def run_variant(name: str, overrides: list[str], *, epochs: int, workdir: Path) -> dict:
+def run_variant(
+    name: str, overrides: list[str], *, epochs: int, accelerator: str, workdir: Path, extra: list[str]
+) -> dict:
     run_dir = workdir / name.replace(" ", "_").replace(",", "").replace("(", "").replace(")", "")
     run_cli(
         [
@@ -39,6 +41,7 @@ def run_variant(name: str, overrides: list[str], *, epochs: int, workdir: Path) 
             "--config",
             str(CONFIG),
             f"--trainer.max_epochs={epochs}",
+            f"--trainer.accelerator={accelerator}",
             "--trainer.enable_progress_bar=false",
             "--trainer.logger=false",
             "--trainer.enable_checkpointing=false",
@@ -46,6 +49,7 @@ def run_variant(name: str, overrides: list[str], *, epochs: int, workdir: Path) 
             "--trainer.callbacks+=atfr_lightning.callbacks.AdaptiveResolutionSummary",
             f"--trainer.default_root_dir={run_dir}",
             *overrides,
+            *extra,
         ]
     )
     return json.loads(next(run_dir.rglob("summary.json")).read_text())["val"]
@@ -55,16 +59,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("extra", nargs="*", help="more CLI overrides for every run (after --)")
+    parser.add_argument("--accelerator", default="cpu", help="Lightning accelerator (cpu, gpu)")
     parser.add_argument("--out", type=Path, default=None, help="also write the results as JSON")
     args = parser.parse_args()
     os.environ.setdefault("WANDB_MODE", "disabled")
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.variants:
-            rows[name] = run_variant(name, VARIANTS[name], epochs=args.epochs, workdir=Path(tmp))
+            rows[name] = run_variant(
+                name, VARIANTS[name], epochs=args.epochs, accelerator=args.accelerator, workdir=Path(tmp), extra=args.extra
+            )
     if args.out:
         args.out.write_text(json.dumps(rows, indent=2))
-    print(f"\nSynthetic validation split, {args.epochs} epochs each, seed 0, 2 CPU cores")
+    print(f"\nSynthetic validation split (500 clips), {args.epochs} epochs each, seed 0, accelerator {args.accelerator}")
     print("| variant | top-1 (%) | mean active bins (of 16) | GFLOPs per clip (fvcore, multiply-adds) | ratio to no SGS |")
     print("| --- | --- | --- | --- | --- |")
     for name, result in rows.items():
