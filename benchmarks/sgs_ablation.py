@@ -70,8 +70,8 @@ def main() -> None:
             rows[name] = run_variant(
                 name, VARIANTS[name], epochs=args.epochs, accelerator=args.accelerator, workdir=Path(tmp), extra=args.extra
             )
-    if args.out:
-        args.out.write_text(json.dumps(rows, indent=2))
+            if args.out:  # after every variant, so a run cut short keeps what it measured
+                args.out.write_text(json.dumps(rows, indent=2))
     print(f"\nSynthetic validation split (500 clips), {args.epochs} epochs each, seed 0, accelerator {args.accelerator}")
     print("| variant | top-1 (%) | mean active bins (of 16) | GFLOPs per clip (fvcore, multiply-adds) | ratio to no SGS |")
     print("| --- | --- | --- | --- | --- |")
