@@ -129,14 +129,18 @@ class AdaptiveResolutionSummary(L.Callback):
     def on_fit_end(self, trainer, pl_module) -> None:
         self._report(trainer, "val")
 
-    @rank_zero_only
     def _report(self, trainer: L.Trainer, split: str) -> None:
+        # trainer.log_dir broadcasts across DDP ranks: read it on every rank, write on rank 0.
+        run_dir = Path(trainer.log_dir or trainer.default_root_dir)
+        self._write_report(trainer, split, run_dir)
+
+    @rank_zero_only
+    def _write_report(self, trainer: L.Trainer, split: str, run_dir: Path) -> None:
         result = self.results.get(split)
         if result is None:
             return
         text = format_summary(result, backbone_label=self.backbone_label, split=split)
         print(text, flush=True)
-        run_dir = Path(trainer.log_dir or trainer.default_root_dir)
         os.makedirs(run_dir, exist_ok=True)
         (run_dir / "summary.json").write_text(json.dumps({split: result}, indent=2))
         for logger in trainer.loggers:
@@ -155,6 +159,9 @@ def format_summary(result: dict, *, backbone_label: str, split: str) -> str:
     for layer, bins in result["mean_bins"].items():
         lines.append(f"mean active bins per clip ({layer:>5})    : {bins:.2f} of {result['max_bins']} temporal slices")
     ratio = result["gflops_per_clip"] / result["backbone_gflops"]
+    if not result["mean_bins"]:  # the network has no SGS layer: one fixed cost
+        lines += [f"{UNITS}: {backbone_label} without SGS {result['backbone_gflops']:.4f}", ""]
+        return "\n".join(lines)
     lines += [
         f"{UNITS}:",
         f"  {backbone_label} + SGS, mean over clips : {result['gflops_per_clip']:.4f}",

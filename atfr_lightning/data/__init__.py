@@ -1,4 +1,4 @@
-"""Video data: the synthetic action dataset, a ``path label`` video dataset, transforms, datamodule.
+"""Video data: datamodules for the paper's datasets and the synthetic set, clip datasets, transforms.
 
 Names are imported lazily so that the pure data modules (and
 ``python -m atfr_lightning.data.synthetic``) load without importing Lightning or torch.
@@ -35,12 +35,46 @@ _EXPORTS = {
     "uniform_temporal_indices": "transforms",
     "uniform_temporal_subsample": "transforms",
     "SyntheticDataModule": "datamodule",
+    "VideoDataModule": "base",
+    "KineticsDataModule": "datamodules",
+    "MiniKineticsDataModule": "datamodules",
+    "SSv2DataModule": "datamodules",
+    "UCF101DataModule": "datamodules",
+    "HMDB51DataModule": "datamodules",
+    "ClipDataset": "clip_dataset",
+    "collate_clips": "clip_dataset",
+    "EpochShuffleSampler": "samplers",
+    "DecodeFailureSummary": "failures",
+    "AnnotationError": "annotations",
+    "VideoRecord": "annotations",
+    "DECODERS": "decoding",
+    "VideoReadError": "decoding",
+    "read_frames": "decoding",
+    "clip_frame_indices": "sampling",
+    "item_generator": "sampling",
+    "random_horizontal_flip": "transforms",
+    "random_short_side_scale": "transforms",
+    "uniform_crop": "transforms",
 }
 
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
+    from atfr_lightning.data.annotations import AnnotationError, VideoRecord
+    from atfr_lightning.data.base import VideoDataModule
+    from atfr_lightning.data.clip_dataset import ClipDataset, collate_clips
     from atfr_lightning.data.datamodule import SyntheticDataModule
+    from atfr_lightning.data.datamodules import (
+        HMDB51DataModule,
+        KineticsDataModule,
+        MiniKineticsDataModule,
+        SSv2DataModule,
+        UCF101DataModule,
+    )
+    from atfr_lightning.data.decoding import DECODERS, VideoReadError, read_frames
+    from atfr_lightning.data.failures import DecodeFailureSummary
+    from atfr_lightning.data.samplers import EpochShuffleSampler
+    from atfr_lightning.data.sampling import clip_frame_indices, item_generator
     from atfr_lightning.data.synthetic import (
         CLASS_NAMES,
         SyntheticClip,
@@ -59,8 +93,11 @@ if TYPE_CHECKING:
         horizontal_flip,
         normalize,
         random_crop,
+        random_horizontal_flip,
+        random_short_side_scale,
         short_side_scale,
         uint8_to_float,
+        uniform_crop,
         uniform_temporal_indices,
         uniform_temporal_subsample,
     )

@@ -3,29 +3,17 @@
 from __future__ import annotations
 
 import inspect
-from functools import partial
 from pathlib import Path
 
-import lightning as L
-import torch
-from torch.utils.data import DataLoader
-
+from atfr_lightning.data.annotations import VideoRecord
+from atfr_lightning.data.base import VideoDataModule
 from atfr_lightning.data.synthetic import (
     CLASS_NAMES,
     ensure_synthetic_dataset,
     is_complete,
     synthetic_dataset_dir,
 )
-from atfr_lightning.data.transforms import (
-    KINETICS_MEAN,
-    KINETICS_STD,
-    Compose,
-    center_crop,
-    normalize,
-    random_crop,
-    short_side_scale,
-)
-from atfr_lightning.data.video_dataset import VideoDataset
+from atfr_lightning.data.video_dataset import parse_video_list
 
 
 def _check(name: str, value: object, ok: bool, expected: str) -> None:
@@ -33,16 +21,21 @@ def _check(name: str, value: object, ok: bool, expected: str) -> None:
         raise ValueError(f"{name}={value!r} is invalid: expected {expected}")
 
 
-class SyntheticDataModule(L.LightningDataModule):
+class SyntheticDataModule(VideoDataModule):
     """Train/val loaders over the synthetic action dataset, generated on first use.
 
     Batches are dicts::
 
         {"video": (N, 3, num_frames, crop_size, crop_size) float32, normalised,
          "label": (N,) int64 in 0..4,
-         "video_index": (N,) int64, the row in train.csv / val.csv (and *_meta.jsonl)}
+         "video_index": (N,) int64, the row in train.csv / val.csv (and *_meta.jsonl),
+         "view_index": (N,) int64, always 0 (one view per clip),
+         "decode_failures": (N, F) int64, clips skipped for each item (see VideoDataModule)}
 
-    The val split also serves ``test_dataloader`` and ``predict_dataloader``.
+    Every frame of a clip is used (sampling rate 1), frames are not rescaled, training
+    takes a random crop and never flips (a flip swaps "moving left" and "moving right"),
+    validation the centre crop. The val split also serves ``test_dataloader`` and
+    ``predict_dataloader`` (one centre view per clip).
 
     Args:
         root: Dataset folder; ``None`` uses the cache (``$ATFR_CACHE_DIR`` or
@@ -54,10 +47,12 @@ class SyntheticDataModule(L.LightningDataModule):
         crop_size: Side of the square crop fed to the model (<= frame_size).
         batch_size: Global batch size, divided by ``trainer.world_size`` per device.
         num_workers: DataLoader worker processes per loader.
-        seed: Seed of the generated data and of the train shuffling order.
+        seed: Seed of the generated data, of the train order and of the random crops.
         cache_decoded: Keep decoded frames in memory (per worker) across epochs.
         pin_memory: DataLoader ``pin_memory``.
     """
+
+    horizontal_flip = False
 
     def __init__(
         self,
@@ -74,7 +69,6 @@ class SyntheticDataModule(L.LightningDataModule):
         cache_decoded: bool = True,
         pin_memory: bool = False,
     ) -> None:
-        super().__init__()
         _check("num_train", num_train, isinstance(num_train, int) and num_train >= 1, "an integer >= 1")
         _check("num_val", num_val, isinstance(num_val, int) and num_val >= 1, "an integer >= 1")
         _check(
@@ -95,9 +89,21 @@ class SyntheticDataModule(L.LightningDataModule):
             isinstance(crop_size, int) and 1 <= crop_size <= frame_size,
             f"an integer in 1..frame_size={frame_size}",
         )
-        _check("batch_size", batch_size, isinstance(batch_size, int) and batch_size >= 1, "an integer >= 1")
-        _check("num_workers", num_workers, isinstance(num_workers, int) and num_workers >= 0, "an integer >= 0")
-        _check("seed", seed, isinstance(seed, int) and seed >= 0, "an integer >= 0")
+        super().__init__(
+            num_frames=num_frames,
+            sampling_rate=1,
+            crop_size=crop_size,
+            train_scale=(frame_size, frame_size),
+            test_scale=frame_size,
+            num_test_clips=1,
+            num_test_crops=1,
+            batch_size=batch_size,
+            num_workers=num_workers,
+            pin_memory=pin_memory,
+            persistent_workers=True,
+            seed=seed,
+            cache_decoded=cache_decoded,
+        )
         # Passing this frame (never binding it to a local name) avoids Lightning's default,
         # which keeps a reference cycle through the frames of whoever built the datamodule:
         # their locals (DataLoaders with live workers) then wait for the cyclic GC, and a
@@ -106,26 +112,9 @@ class SyntheticDataModule(L.LightningDataModule):
         self.root = root
         self.num_train = num_train
         self.num_val = num_val
-        self.num_frames = num_frames
         self.frame_size = frame_size
-        self.crop_size = crop_size
-        self.batch_size = batch_size
-        self.num_workers = num_workers
-        self.seed = seed
-        self.cache_decoded = cache_decoded
-        self.pin_memory = pin_memory
-        self.batch_size_per_device = batch_size
-        self.train_dataset: VideoDataset | None = None
-        self.val_dataset: VideoDataset | None = None
 
-    @property
-    def num_classes(self) -> int:
-        """Number of classes (5)."""
-        return len(CLASS_NAMES)
-
-    @property
-    def class_names(self) -> list[str]:
-        """Class names in label order (index 0 is "moving up")."""
+    def load_class_names(self) -> list[str]:
         return list(CLASS_NAMES)
 
     def _params(self) -> dict[str, int]:
@@ -142,78 +131,21 @@ class SyntheticDataModule(L.LightningDataModule):
         """Folder holding (or about to hold) the generated dataset."""
         return synthetic_dataset_dir(root=self.root, **self._params())
 
+    def describe_root(self) -> str:
+        return f"under {self.dataset_dir} (the generated set)"
+
+    def split_records(self, split: str) -> tuple[list[VideoRecord], None]:
+        list_path = self.dataset_dir / ("train.csv" if split == "train" else "val.csv")
+        entries = parse_video_list(list_path)
+        root = self.dataset_dir
+        return [VideoRecord(path=e.path, label=e.label, name=str(e.path.relative_to(root))) for e in entries], None
+
     def prepare_data(self) -> None:
         ensure_synthetic_dataset(root=self.root, **self._params())
 
     def setup(self, stage: str | None = None) -> None:
-        if self.trainer is not None:
-            world_size = self.trainer.world_size
-            if self.batch_size % world_size:
-                raise ValueError(
-                    f"batch_size={self.batch_size} is the global batch and must be divisible by the "
-                    f"world size {world_size}: use a multiple of {world_size}"
-                )
-            self.batch_size_per_device = self.batch_size // world_size
         if not is_complete(self.dataset_dir, **self._params()):
             # Reached when setup() is called without prepare_data() (plain scripts, tests);
             # under a Trainer, prepare_data() has already generated it.
             self.prepare_data()
-        root = self.dataset_dir
-        normalize_kinetics = partial(normalize, mean=KINETICS_MEAN, std=KINETICS_STD)
-        if stage in (None, "fit") and self.train_dataset is None:
-            self.train_dataset = VideoDataset(
-                list_path=root / "train.csv",
-                num_frames=self.num_frames,
-                train=True,
-                # No horizontal flip: it turns "moving left" into "moving right" without
-                # changing the label, which would teach the model to ignore that direction.
-                transform=Compose(
-                    [
-                        partial(short_side_scale, size=self.frame_size),
-                        partial(random_crop, size=self.crop_size),
-                        normalize_kinetics,
-                    ]
-                ),
-                cache_decoded=self.cache_decoded,
-            )
-        if self.val_dataset is None:
-            self.val_dataset = VideoDataset(
-                list_path=root / "val.csv",
-                num_frames=self.num_frames,
-                train=False,
-                transform=Compose(
-                    [
-                        partial(short_side_scale, size=self.frame_size),
-                        partial(center_crop, size=self.crop_size),
-                        normalize_kinetics,
-                    ]
-                ),
-                cache_decoded=self.cache_decoded,
-            )
-
-    def _loader(self, dataset: VideoDataset | None, *, shuffle: bool) -> DataLoader:
-        if dataset is None:
-            raise RuntimeError("call setup() before asking for a dataloader")
-        return DataLoader(
-            dataset,
-            batch_size=self.batch_size_per_device,
-            shuffle=shuffle,
-            # A seeded generator fixes the shuffling order and the workers' base seeds (and so
-            # the random crops) independently of anything else drawn from torch's global RNG.
-            generator=torch.Generator().manual_seed(self.seed) if shuffle else None,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-            pin_memory=self.pin_memory,
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_dataset, shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_dataset, shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader(self.val_dataset, shuffle=False)
-
-    def predict_dataloader(self) -> DataLoader:
-        return self._loader(self.val_dataset, shuffle=False)
+        super().setup(stage)

@@ -10,7 +10,9 @@ labels (the synthetic set's "moving left/right", Something-Something's "left to 
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -116,8 +118,61 @@ def normalize(video: torch.Tensor, mean: Sequence[float], std: Sequence[float]) 
     return (video - mean_t) / std_t
 
 
+def random_short_side_scale(
+    video: torch.Tensor, min_size: int, max_size: int, *, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Short-side scale to a size drawn uniformly from the integers ``min_size..max_size``.
+
+    The scale jitter of the X3D / SlowFast training recipe (PyTorchVideo's
+    ``RandomShortSideScale``): ``(C, T, H, W) -> (C, T, H', W')`` with ``min(H', W')`` drawn.
+    """
+    if not 1 <= min_size <= max_size:
+        raise ValueError(f"need 1 <= min_size <= max_size, got min_size={min_size}, max_size={max_size}")
+    size = int(torch.randint(min_size, max_size + 1, (1,), generator=generator))
+    return short_side_scale(video, size)
+
+
+def uniform_crop(video: torch.Tensor, size: int, *, crop_index: int, num_crops: int) -> torch.Tensor:
+    """Crop ``crop_index`` of ``num_crops`` evenly spaced ``size x size`` test crops.
+
+    The crops slide along the longer side (left / centre / right for landscape frames, top /
+    centre / bottom for portrait ones, as in PySlowFast's 3-crop test) and are centred on
+    the shorter side; ``num_crops=1`` is the centre crop. ``(C, T, H, W) -> (C, T, size, size)``.
+    """
+    height, width = _check_crop(video, size)
+    if not 0 <= crop_index < num_crops:
+        raise ValueError(f"crop_index must be in 0..{num_crops - 1}, got {crop_index}")
+    if num_crops == 1:
+        return center_crop(video, size)
+    # round(linspace(0, L - size, num_crops)) along the long side: first and last crops touch the borders.
+    long_offsets = uniform_temporal_indices(max(height, width) - size + 1, num_crops)
+    offset = int(long_offsets[crop_index])
+    if height > width:
+        top, left = offset, (width - size) // 2
+    else:
+        top, left = (height - size) // 2, offset
+    return video[..., top : top + size, left : left + size]
+
+
+def random_horizontal_flip(
+    video: torch.Tensor, probability: float = 0.5, *, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Mirror left-right with ``probability``: ``(C, T, H, W) -> (C, T, H, W)``.
+
+    Only for datasets whose labels do not name a direction (never Something-Something V2).
+    """
+    if float(torch.rand((), generator=generator)) < probability:
+        return horizontal_flip(video)
+    return video
+
+
 class Compose:
     """Apply video transforms in order: ``Compose([f, g])(x) == g(f(x))``.
+
+    Keyword context given to the call (``generator=``, ``crop_index=``, ``num_crops=``) is
+    passed on to each step whose signature names that keyword, so random steps draw from
+    the caller's generator and test crops know which view they are; other steps get
+    only the clip.
 
     Args:
         transforms: Callables from a ``(C, T, H, W)`` tensor to a tensor.
@@ -125,11 +180,28 @@ class Compose:
 
     def __init__(self, transforms: Sequence[VideoTransform]) -> None:
         self.transforms = list(transforms)
+        self._accepted = [_keyword_names(transform) for transform in self.transforms]
 
-    def __call__(self, video: torch.Tensor) -> torch.Tensor:
-        for transform in self.transforms:
-            video = transform(video)
+    def __call__(self, video: torch.Tensor, **context: Any) -> torch.Tensor:
+        for transform, accepted in zip(self.transforms, self._accepted):
+            keywords = context if accepted is None else {k: v for k, v in context.items() if k in accepted}
+            video = transform(video, **keywords)
         return video
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.transforms!r})"
+
+
+def _keyword_names(transform: Callable[..., torch.Tensor]) -> frozenset[str] | None:
+    """Keywords ``transform`` accepts besides the clip; ``None`` when it takes ``**kwargs``."""
+    try:
+        parameters = inspect.signature(transform).parameters.values()
+    except (TypeError, ValueError):  # builtins without a signature take the clip only
+        return frozenset()
+    names = set()
+    for parameter in parameters:
+        if parameter.kind is inspect.Parameter.VAR_KEYWORD:
+            return None
+        if parameter.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD):
+            names.add(parameter.name)
+    return frozenset(names)

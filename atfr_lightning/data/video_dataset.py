@@ -63,8 +63,8 @@ def parse_video_list(list_path: str | Path, *, video_root: str | Path | None = N
     return entries
 
 
-def decode_video(path: str | Path) -> torch.Tensor:
-    """Decode every frame of a video with PyTorchVideo's PyAV decoder.
+def decode_video(path: str | Path, *, decoder: str = "pyav") -> torch.Tensor:
+    """Decode every frame of a video with PyTorchVideo's ``EncodedVideo`` (``decoder`` backend).
 
     Returns:
         ``(T, H, W, 3)`` uint8 RGB frames.
@@ -75,7 +75,7 @@ def decode_video(path: str | Path) -> torch.Tensor:
         FileNotFoundError: the file does not exist.
     """
     encoded_video = import_pytorchvideo("pytorchvideo.data.encoded_video")
-    video = encoded_video.EncodedVideo.from_path(str(path), decode_audio=False, decoder="pyav")
+    video = encoded_video.EncodedVideo.from_path(str(path), decode_audio=False, decoder=decoder)
     try:
         # [0, inf) is the whole stream, whatever the header says about its duration.
         clip = video.get_clip(0, math.inf)["video"]  # (C, T, H, W) float32 in [0, 255]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
+
 import torch
 from torch import nn
 
@@ -9,6 +11,30 @@ from atfr_lightning.models.masking import TemporalMask, attach_temporal_mask
 from atfr_lightning.sgs import SimilarityGuidedSampling
 
 EXECUTIONS = ("exact", "grouped", "masked", "padded")
+
+
+def run_grouped(
+    keys: list[Hashable], run: Callable[[Hashable, torch.Tensor | None], torch.Tensor], *, device: torch.device
+) -> torch.Tensor:
+    """Run ``run(key, rows)`` once per distinct key on the rows holding it; outputs in row order.
+
+    ``keys`` has one entry per clip (its B', or its (B'_slow, B'_fast) pair); ``rows`` is an
+    int64 index tensor, or ``None`` for "all rows" when the whole batch shares one key (no copy).
+    """
+    groups = sorted(set(keys))
+    if len(groups) == 1:
+        return run(groups[0], None)
+    outputs: list[torch.Tensor] = [None] * len(keys)  # type: ignore[list-item]
+    for key in groups:
+        index = torch.tensor([i for i, k in enumerate(keys) if k == key], device=device)
+        out = run(key, index)
+        for row, i in enumerate(index.tolist()):
+            outputs[i] = out[row]
+    return torch.stack(outputs)
+
+
+def take_rows(x: torch.Tensor, rows: torch.Tensor | None) -> torch.Tensor:
+    return x if rows is None else x.index_select(0, rows)
 
 
 class AdaptiveTemporalNetwork(nn.Module):
@@ -107,20 +133,16 @@ class AdaptiveTemporalNetwork(nn.Module):
         if execution == "masked":
             self.temporal_mask.lengths, self.temporal_mask.steps = active_bins, features.shape[2]
             try:
-                return self.post(features)
+                # Zero the padding (SGS already does): a temporal convolution right after SGS then
+                # reads zeros past a clip's end, whatever the caller put there.
+                return self.post(features * self.temporal_mask.mask_for(features))
             finally:
                 self.temporal_mask.lengths = None
-        counts = active_bins.tolist()
-        groups = sorted(set(counts))
-        if len(groups) == 1:
-            return self.post(features[:, :, : groups[0]])
-        outputs: list[torch.Tensor] = [None] * len(counts)  # type: ignore[list-item]
-        for count in groups:
-            index = torch.tensor([i for i, c in enumerate(counts) if c == count], device=features.device)
-            out = self.post(features.index_select(0, index)[:, :, :count])
-            for row, i in enumerate(index.tolist()):
-                outputs[i] = out[row]
-        return torch.stack(outputs)
+        return run_grouped(
+            active_bins.tolist(),
+            lambda count, rows: self.post(take_rows(features, rows)[:, :, :count]),
+            device=features.device,
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features, active_bins = self.forward_features(x)

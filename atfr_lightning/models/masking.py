@@ -27,19 +27,88 @@ class TemporalMask:
     """Valid temporal lengths of the current batch, shared by every masked module of a network."""
 
     def __init__(self) -> None:
-        self.lengths: torch.Tensor | None = None  # (N,) int64
+        self._lengths: torch.Tensor | None = None  # (N,) int64
         self.steps: int = 0  # B'max at the SGS output
+        self.generation = 0  # bumped whenever the lengths change; keys the mask cache
+        self._masks: dict[tuple, torch.Tensor] = {}
+        self._masks_generation = -1
+
+    @property
+    def lengths(self) -> torch.Tensor | None:
+        return self._lengths
+
+    @lengths.setter
+    def lengths(self, value: torch.Tensor | None) -> None:
+        self._lengths = value
+        self.generation += 1
 
     def active(self) -> bool:
         return self.lengths is not None
 
+    def _generation(self) -> int:
+        return self.generation
+
+    def stride_for(self, steps_here: int) -> int:
+        """Cumulative temporal stride between the SGS output (``steps``) and a map of ``steps_here``.
+
+        Temporal strides after SGS in the registered backbones are all 2 with "same" padding
+        (R(2+1)D, CSN, the C2D/I3D pool), each mapping a length L to ceil(L / 2). The number of
+        halvings is unique whenever ``steps_here`` > 1 (a ratio such as 5 / 2 is not: it is one
+        halving, not a stride of 2.5). Other strides need a mask of their own
+        (:class:`StridedTemporalMask`).
+        """
+        stride, length = 1, self.steps
+        while length > steps_here:
+            length, stride = -(-length // 2), stride * 2
+        if length != steps_here:
+            raise ValueError(
+                f"cannot map {self.steps} valid steps at the SGS output onto a feature map with "
+                f"{steps_here} temporal steps by stride-2 halvings; masked execution supports only "
+                "stride-2 temporal downsampling after SGS"
+            )
+        return stride
+
+    def lengths_for(self, steps_here: int) -> torch.Tensor:
+        """(N,) valid lengths on a feature map with ``steps_here`` temporal steps."""
+        stride = self.stride_for(steps_here)
+        return torch.div(self.lengths + stride - 1, stride, rounding_mode="floor")
+
     def mask_for(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 1, T, 1, 1) float mask of valid slices for a feature map x (N, C, T, H, W)."""
-        steps_here = x.shape[2]
-        stride = max(round(self.steps / steps_here), 1)
-        lengths = torch.div(self.lengths + stride - 1, stride, rounding_mode="floor")
-        positions = torch.arange(steps_here, device=x.device)
-        return (positions.view(1, -1) < lengths.view(-1, 1).to(x.device)).to(x.dtype).view(x.shape[0], 1, -1, 1, 1)
+        # Every masked layer of a pass asks for the same few masks: compute each once.
+        if self._masks_generation != self._generation():
+            self._masks, self._masks_generation = {}, self._generation()
+        key = (x.shape[0], x.shape[2], x.dtype, x.device)
+        if key not in self._masks:
+            lengths = self.lengths_for(x.shape[2]).to(x.device)
+            positions = torch.arange(x.shape[2], device=x.device)
+            valid = positions.view(1, -1) < lengths.view(-1, 1)
+            self._masks[key] = valid.to(x.dtype).view(x.shape[0], 1, -1, 1, 1)
+        return self._masks[key]
+
+
+class StridedTemporalMask(TemporalMask):
+    """The valid lengths of ``parent`` after one known temporal stride (ceil(L / stride)).
+
+    Used where a stride is not a halving, e.g. SlowFast's fast-to-slow lateral convolution
+    (stride alpha = 4 or 8).
+    """
+
+    def __init__(self, parent: TemporalMask, *, stride: int) -> None:
+        super().__init__()
+        if stride < 1:
+            raise ValueError(f"stride must be >= 1, got {stride}")
+        self.parent = parent
+        self.stride = stride
+
+    def active(self) -> bool:
+        return self.parent.active()
+
+    def _generation(self) -> int:
+        return self.parent.generation
+
+    def lengths_for(self, steps_here: int) -> torch.Tensor:
+        return torch.div(self.parent.lengths + self.stride - 1, self.stride, rounding_mode="floor")
 
 
 class _Masked:
@@ -54,21 +123,21 @@ class MaskedBatchNorm3d(nn.BatchNorm3d, _Masked):
         if not mask_state.active():
             return super().forward(x)
         mask = mask_state.mask_for(x)  # (N, 1, T, 1, 1)
-        if self.training or not self.track_running_stats:
-            count = mask.sum() * x.shape[3] * x.shape[4]
-            dims = (0, 2, 3, 4)
-            mean = (x * mask).sum(dims) / count
-            centred = (x - mean.view(1, -1, 1, 1, 1)) * mask
-            var = centred.square().sum(dims) / count
-            if self.training and self.track_running_stats:
-                with torch.no_grad():
-                    self.num_batches_tracked.add_(1)
-                    momentum = self.momentum if self.momentum is not None else 1 / float(self.num_batches_tracked)
-                    unbiased = var * count / max(float(count) - 1, 1.0)
-                    self.running_mean.mul_(1 - momentum).add_(momentum * mean)
-                    self.running_var.mul_(1 - momentum).add_(momentum * unbiased)
-        else:
-            mean, var = self.running_mean, self.running_var
+        if not self.training and self.track_running_stats:
+            # Evaluation: per-channel affine with fixed statistics, so only the padding needs care.
+            return super().forward(x) * mask
+        count = mask.sum() * x.shape[3] * x.shape[4]
+        dims = (0, 2, 3, 4)
+        mean = (x * mask).sum(dims) / count
+        centred = (x - mean.view(1, -1, 1, 1, 1)) * mask
+        var = centred.square().sum(dims) / count
+        if self.training and self.track_running_stats:
+            with torch.no_grad():
+                self.num_batches_tracked.add_(1)
+                momentum = self.momentum if self.momentum is not None else 1 / float(self.num_batches_tracked)
+                unbiased = var * count / max(float(count) - 1, 1.0)
+                self.running_mean.mul_(1 - momentum).add_(momentum * mean)
+                self.running_var.mul_(1 - momentum).add_(momentum * unbiased)
         shape = (1, -1, 1, 1, 1)
         y = (x - mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps)
         if self.affine:

@@ -8,28 +8,10 @@ from torch import nn
 
 from atfr_lightning.models.adaptive import AdaptiveTemporalNetwork
 from atfr_lightning.models.backbones import get_backbone_spec
-from atfr_lightning.models.pooling import make_temporal_pools_adaptive
+from atfr_lightning.models.pooling import make_temporal_max_pools_round_up, make_temporal_pools_adaptive
+from atfr_lightning.models.pretrained import LoadReport, load_pretrained
+from atfr_lightning.models.surgery import build_registered, pop_final_activation, stage_output_channels
 from atfr_lightning.sgs import SimilarityGuidedSampling
-
-
-def _stage_output_channels(block: nn.Module) -> int:
-    convs = [m for m in block.modules() if isinstance(m, nn.Conv3d)]
-    if not convs:
-        raise ValueError(f"cannot find the output channels of block {type(block).__name__}")
-    # The last residual block's branch2 ends with conv_c; the stem ends with its only conv.
-    last_block = block.res_blocks[-1] if hasattr(block, "res_blocks") else block
-    if hasattr(last_block, "branch2"):
-        return last_block.branch2.conv_c.out_channels
-    return convs[-1].out_channels
-
-
-def _pop_final_activation(block: nn.Module) -> nn.Module | None:
-    """Take the final activation out of a stage so SGS can sit before it, as in the reference."""
-    owner = block.res_blocks[-1] if hasattr(block, "res_blocks") else block
-    activation = getattr(owner, "activation", None)
-    if activation is not None:
-        owner.activation = None
-    return activation
 
 
 class SGSNetwork(AdaptiveTemporalNetwork):
@@ -37,17 +19,23 @@ class SGSNetwork(AdaptiveTemporalNetwork):
 
     Input clips (N, 3, T, H, W) -> logits (N, num_classes). With ``sgs=False`` it computes
     exactly what the PyTorchVideo builder's network computes (the head pool is made temporally
-    adaptive, which is the same average at the builder's T).
+    adaptive, which is the same average at the builder's T; C2D/I3D's temporal max pool keeps an
+    odd last slice, which changes nothing at an even T).
+
+    Two-pathway backbones (``slowfast_*``): ``SGSNetwork(backbone="slowfast_r50", ...)`` returns a
+    :class:`~atfr_lightning.models.slowfast.SlowFastSGSNetwork` built from the same arguments
+    (one SGS layer per pathway), so configs name every backbone through this one class.
 
     Args:
-        backbone: registered name, e.g. ``"x3d_s"``.
+        backbone: registered name, e.g. ``"x3d_s"`` (see :func:`available_backbones`).
         num_classes: K.
         num_frames: T of the input clip; ``None`` takes the backbone's standard value.
         crop_size: H = W of the input clip; ``None`` takes the backbone's standard value.
         dropout: dropout before the classifier.
         backbone_kwargs: extra builder arguments (e.g. ``width_factor`` for a smaller X3D).
         sgs: insert an SGS layer.
-        insert_after: the stage SGS follows (``"res2"`` in the paper).
+        insert_after: the stage SGS follows (``"res2"`` in the paper; any of the backbone's
+            ``sgs_stages``).
         num_bins: B; ``None`` means B = T at the insertion point.
         latent_dim: L of the SGS embedding.
         distance: ``"l2_mean"`` or ``"norm"``.
@@ -56,7 +44,21 @@ class SGSNetwork(AdaptiveTemporalNetwork):
         sgs_order: ``"similarity"`` (reference) or ``"time"``: order of the bins after SGS.
         execution: ``"exact"`` (masked in training, grouped in evaluation), ``"grouped"``,
             ``"masked"`` or ``"padded"`` (the reference); see :class:`AdaptiveTemporalNetwork`.
+        pretrained: path of a local checkpoint (model-zoo ``{"model_state": ...}`` or a plain
+            state dict) to load; see :func:`~atfr_lightning.models.pretrained.load_pretrained`.
+            The report is kept in ``self.pretrained_report``.
+        replace_head: with ``pretrained``, keep this network's fresh classifier instead of the
+            checkpoint's (fine-tuning to another number of classes).
     """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> nn.Module:
+        backbone = kwargs.get("backbone")
+        if cls is SGSNetwork and backbone is not None and get_backbone_spec(backbone).family == "slowfast":
+            from atfr_lightning.models.slowfast import SlowFastSGSNetwork
+
+            # Not an SGSNetwork instance, so Python does not call SGSNetwork.__init__ on it.
+            return SlowFastSGSNetwork(*args, **kwargs)
+        return super().__new__(cls)
 
     def __init__(
         self,
@@ -76,31 +78,24 @@ class SGSNetwork(AdaptiveTemporalNetwork):
         sgs_mode: str = "default",
         sgs_order: str = "similarity",
         execution: str = "exact",
+        pretrained: str | None = None,
+        replace_head: bool = False,
     ) -> None:
-        spec = get_backbone_spec(backbone)
-        if num_classes < 1:
-            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
-        if insert_after not in spec.stages:
-            raise ValueError(
-                f"insert_after must be one of {spec.stages} for backbone {backbone!r}, got {insert_after!r}"
-            )
-        self.backbone_name = backbone
-        self.num_frames = num_frames or spec.num_frames
-        self.crop_size = crop_size or spec.crop_size
-        net = spec.build(
-            num_classes=num_classes,
-            num_frames=self.num_frames,
-            crop_size=self.crop_size,
-            dropout=dropout,
-            **(backbone_kwargs or {}),
+        spec, net, num_frames, crop_size = build_registered(
+            backbone=backbone, num_classes=num_classes, num_frames=num_frames, crop_size=crop_size,
+            dropout=dropout, backbone_kwargs=backbone_kwargs, insert_after=insert_after,
         )
+        self.backbone_name = backbone
+        self.num_frames = num_frames
+        self.crop_size = crop_size
         blocks = net.blocks
         make_temporal_pools_adaptive(blocks[-1])
+        make_temporal_max_pools_round_up(blocks)
         index = spec.stages.index(insert_after)
         layer = activation = None
         if sgs:
             layer = SimilarityGuidedSampling(
-                in_channels=_stage_output_channels(blocks[index]),
+                in_channels=stage_output_channels(blocks[index]),
                 num_bins=num_bins,
                 latent_dim=latent_dim,
                 distance=distance,
@@ -108,8 +103,13 @@ class SGSNetwork(AdaptiveTemporalNetwork):
                 mode=sgs_mode,
                 order=sgs_order,
             )
-            activation = _pop_final_activation(blocks[index])
+            activation = pop_final_activation(blocks[index])
         super().__init__(
             blocks=blocks, insert_after=index, sgs=layer, activation=activation, execution=execution
         )
         self.num_classes = num_classes
+        self.pretrained_report: LoadReport | None = None
+        if pretrained is not None:
+            self.pretrained_report = load_pretrained(self, pretrained, replace_head=replace_head)
+        elif replace_head:
+            raise ValueError("replace_head=True needs a checkpoint: pass pretrained=<path>")

@@ -57,3 +57,25 @@ def make_temporal_pools_adaptive(module: nn.Module) -> int:
 def _stride_is_one(pool: nn.AvgPool3d) -> bool:
     stride = pool.stride if isinstance(pool.stride, tuple) else (pool.stride,) * 3
     return all(s == 1 for s in stride)
+
+
+def make_temporal_max_pools_round_up(module: nn.Module) -> int:
+    """Let every ``MaxPool3d`` that downsamples time keep a last, incomplete window (ceil mode).
+
+    C2D and I3D halve T after res2 with ``MaxPool3d((2, 1, 1), stride=2)``, which drops an odd
+    last slice and fails on a single one (B' = 1 after SGS). With ceil mode an odd last slice
+    is pooled alone; at an even T, such as the builder's, the output is unchanged. Under masked
+    execution the pool needs no mask: it follows a ReLU, so valid slices are >= 0 and padding
+    is 0, and max(valid, 0) = valid.
+
+    Returns the number of pools changed.
+    """
+    changed = 0
+    for child in module.modules():
+        if isinstance(child, nn.MaxPool3d):
+            kernel = child.kernel_size if isinstance(child.kernel_size, tuple) else (child.kernel_size,) * 3
+            padding = child.padding if isinstance(child.padding, tuple) else (child.padding,) * 3
+            if kernel[0] > 1 and padding[0] == 0:
+                child.ceil_mode = True
+                changed += 1
+    return changed

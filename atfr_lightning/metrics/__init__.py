@@ -1,0 +1,5 @@
+"""Metrics beyond torchmetrics': multi-view video accuracy."""
+
+from atfr_lightning.metrics.multiview import MultiViewAccuracy
+
+__all__ = ["MultiViewAccuracy"]

@@ -1,0 +1,273 @@
+"""SlowFast with one SGS layer per pathway, each with its own B'.
+
+Where the pathways meet: after every stage, SlowFast's lateral connection convolves the Fast
+pathway with a temporal stride alpha and concatenates the result to the Slow pathway, which
+needs both to have the same temporal length. After SGS the Slow pathway keeps B'_slow bins and
+the Fast pathway B'_fast bins, chosen independently, so the lateral has ceil(B'_fast / alpha)
+slices where the Slow pathway has B'_slow. We keep the builder's lateral convolution as it is
+(same weights, same stride, so its cost still scales with B'_fast) and resample its output to
+B'_slow slices with an adaptive average over time (:mod:`atfr_lightning.models.temporal_resample`):
+
+* at full length (no bin dropped) the lengths agree and the resampling is the identity, so
+  pretrained weights see exactly the tensors they were trained on;
+* it adds no parameters and no counted FLOPs (a pool), and works for any pair of lengths;
+* SGS bins are ordered by similarity rank, not time (``sgs_order="time"`` restores time order),
+  so there is no exact slice-to-slice correspondence to preserve; an order-preserving average
+  maps the k-th fraction of one pathway's bins onto the k-th fraction of the other's;
+* every clip is resampled from its own valid lengths, so masked and grouped execution stay
+  exact (a clip's logits never depend on its batch).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from atfr_lightning.models.adaptive import AdaptiveTemporalNetwork, take_rows, run_grouped
+from atfr_lightning.models.masking import StridedTemporalMask, TemporalMask, attach_temporal_mask
+from atfr_lightning.models.pooling import make_temporal_pools_adaptive
+from atfr_lightning.models.pretrained import LoadReport, load_pretrained
+from atfr_lightning.models.surgery import build_registered, pop_final_activation, stage_output_channels
+from atfr_lightning.models.temporal_resample import resample_time
+from atfr_lightning.sgs import SimilarityGuidedSampling
+
+PATHWAYS = ("slow", "fast")
+
+
+def pack_pathways(x: torch.Tensor, *, alpha: int) -> list[torch.Tensor]:
+    """(N, 3, T, H, W) -> [slow (N, 3, T // alpha, H, W), fast (N, 3, T, H, W)].
+
+    The Slow pathway takes T // alpha frames spread evenly over the clip, as PySlowFast's and
+    PyTorchVideo's ``PackPathway`` do.
+    """
+    steps = x.shape[2]
+    index = torch.linspace(0, steps - 1, max(steps // alpha, 1), device=x.device).long()
+    return [x.index_select(2, index), x]
+
+
+class LengthMatchingFusion(nn.Module):
+    """Fast-to-slow lateral connection for pathways with unrelated temporal lengths.
+
+    ::
+
+        slow (N, Cs, Ls, H, W), fast (N, Cf, Lf, H, W)
+          fast -> conv (kernel k, stride alpha) -> BN -> ReLU -> (N, Cl, ceil(Lf / alpha), H, W)
+               -> adaptive average over time -> (N, Cl, Ls, H, W)
+          -> [cat(slow, lateral) (N, Cs + Cl, Ls, H, W), fast]
+
+    Keeps the attribute names of PyTorchVideo's ``FuseFastToSlow`` (so state dicts load) and,
+    unlike it, never changes the list it is given.
+    """
+
+    def __init__(
+        self,
+        *,
+        conv_fast_to_slow: nn.Module,
+        norm: nn.Module | None,
+        activation: nn.Module | None,
+        slow_mask: TemporalMask,
+        lateral_mask: TemporalMask,
+    ) -> None:
+        super().__init__()
+        self.conv_fast_to_slow = conv_fast_to_slow
+        self.norm = norm
+        self.activation = activation
+        self.slow_mask = slow_mask
+        self.lateral_mask = lateral_mask
+
+    def forward(self, x: list[torch.Tensor]) -> list[torch.Tensor]:
+        slow, fast = x[0], x[1]
+        lateral = self.conv_fast_to_slow(fast)
+        if self.norm is not None:
+            lateral = self.norm(lateral)
+        if self.activation is not None:
+            lateral = self.activation(lateral)
+        if self.slow_mask.active() or self.lateral_mask.active():
+            # Per clip, from its own valid lateral slices to its own valid Slow slices.
+            lateral = resample_time(
+                lateral,
+                slow.shape[2],
+                src_lengths=self._lengths(self.lateral_mask, lateral),
+                dst_lengths=self._lengths(self.slow_mask, slow),
+            )
+        else:
+            lateral = resample_time(lateral, slow.shape[2])
+        return [torch.cat([slow, lateral], dim=1), fast]
+
+    @staticmethod
+    def _lengths(mask: TemporalMask, x: torch.Tensor) -> torch.Tensor:
+        if mask.active():
+            return mask.lengths_for(x.shape[2])
+        return torch.full((x.shape[0],), x.shape[2], dtype=torch.long, device=x.device)
+
+
+class SlowFastSGSNetwork(AdaptiveTemporalNetwork):
+    """A registered SlowFast backbone with one SGS layer per pathway.
+
+    ::
+
+        x (N, 3, T, H, W) -> slow (N, 3, T/alpha, H, W), fast (N, 3, T, H, W)
+          -> blocks[:k] -> stage k's two pathways -> (N, Cs, Ts, h, w), (N, Cf, Tf, h, w)
+          -> sgs_slow, sgs_fast -> (N, Cs, B'_slow, h, w), (N, Cf, B'_fast, h, w) -> ReLU
+          -> stage k's lateral fusion (resampled to B'_slow) -> blocks[k+1:]
+          -> per group of clips sharing B'_slow (Fast pathway masked) -> logits (N, K)
+
+    Same arguments and attributes as :class:`~atfr_lightning.models.SGSNetwork` (which returns
+    this class for ``slowfast_*`` backbones). Differences: ``forward_features`` returns lists
+    ``[slow, fast]`` of features and of active bins; ``sgs_layers()`` returns ``sgs_slow`` and
+    ``sgs_fast``; the state dict holds ``sgs.slow.*`` and ``sgs.fast.*``; ``num_bins`` (B of
+    the Slow pathway) gives the Fast pathway ``alpha * num_bins`` (``None``: each pathway's T).
+    See the module docstring for how the lateral connections handle unequal lengths.
+    """
+
+    def __init__(
+        self,
+        *,
+        backbone: str = "slowfast_r50",
+        num_classes: int,
+        num_frames: int | None = None,
+        crop_size: int | None = None,
+        dropout: float = 0.5,
+        backbone_kwargs: dict[str, Any] | None = None,
+        sgs: bool = True,
+        insert_after: str = "res2",
+        num_bins: int | None = None,
+        latent_dim: int = 8,
+        distance: str = "l2_mean",
+        kernel: str = "linear",
+        sgs_mode: str = "default",
+        sgs_order: str = "similarity",
+        execution: str = "exact",
+        pretrained: str | None = None,
+        replace_head: bool = False,
+    ) -> None:
+        spec, net, num_frames, crop_size = build_registered(
+            backbone=backbone, num_classes=num_classes, num_frames=num_frames, crop_size=crop_size,
+            dropout=dropout, backbone_kwargs=backbone_kwargs, insert_after=insert_after,
+        )
+        if spec.family != "slowfast":
+            raise ValueError(f"SlowFastSGSNetwork needs a slowfast_* backbone, got {backbone!r}; use SGSNetwork")
+        if num_bins is not None and num_bins < 1:
+            raise ValueError(f"num_bins must be None (= T) or >= 1, got {num_bins}")
+        self.backbone_name = backbone
+        self.num_frames = num_frames
+        self.crop_size = crop_size
+        self.alpha = spec.alpha
+        blocks = net.blocks
+        make_temporal_pools_adaptive(blocks[-2])  # PoolConcatPathway: one pool per pathway
+        index = spec.stages.index(insert_after)
+        stage = blocks[index].multipathway_blocks
+        layers, activations = None, [nn.Identity(), nn.Identity()]
+        if sgs:
+            bins = {"slow": num_bins, "fast": None if num_bins is None else num_bins * spec.alpha}
+            layers = nn.ModuleDict({
+                name: SimilarityGuidedSampling(
+                    in_channels=stage_output_channels(stage[i]), num_bins=bins[name], latent_dim=latent_dim,
+                    distance=distance, kernel=kernel, mode=sgs_mode, order=sgs_order,
+                )
+                for i, name in enumerate(PATHWAYS)
+            })
+            activations = [pop_final_activation(stage[i]) or nn.Identity() for i in range(2)]
+        super().__init__(blocks=blocks, insert_after=index, sgs=None, execution=execution)
+        self.sgs = layers
+        self.activations = nn.ModuleList(activations)
+        self.masks = {name: TemporalMask() for name in PATHWAYS}
+        self._attach_masks()
+        self.num_classes = num_classes
+        self.pretrained_report: LoadReport | None = None
+        if pretrained is not None:
+            self.pretrained_report = load_pretrained(self, pretrained, replace_head=replace_head)
+        elif replace_head:
+            raise ValueError("replace_head=True needs a checkpoint: pass pretrained=<path>")
+
+    def _attach_masks(self) -> None:
+        # Every layer after SGS belongs to one pathway, to a lateral connection, or to the head;
+        # each gets the valid lengths of what it sees (this replaces the base class's one mask).
+        slow, fast = self.masks["slow"], self.masks["fast"]
+        for i, block in enumerate(self.blocks[self.insert_after :], start=self.insert_after):
+            if hasattr(block, "multipathway_blocks"):
+                if i > self.insert_after:  # stage k's own pathways run before SGS
+                    attach_temporal_mask(block.multipathway_blocks[0], slow)
+                    attach_temporal_mask(block.multipathway_blocks[1], fast)
+                fusion = block.multipathway_fusion
+                if hasattr(fusion, "conv_fast_to_slow"):
+                    lateral = StridedTemporalMask(fast, stride=fusion.conv_fast_to_slow.stride[0])
+                    if fusion.norm is not None:
+                        attach_temporal_mask(fusion.norm, lateral)
+                    block.multipathway_fusion = LengthMatchingFusion(
+                        conv_fast_to_slow=fusion.conv_fast_to_slow, norm=fusion.norm,
+                        activation=fusion.activation, slow_mask=slow, lateral_mask=lateral,
+                    )
+            elif hasattr(block, "pool") and isinstance(block.pool, nn.ModuleList):  # PoolConcatPathway
+                attach_temporal_mask(block.pool[0], slow)
+                attach_temporal_mask(block.pool[1], fast)
+
+    def pre(self, x: torch.Tensor) -> list[torch.Tensor]:
+        paths = pack_pathways(x, alpha=self.alpha)
+        for block in self.blocks[: self.insert_after]:
+            paths = block(list(paths))  # a fresh list: PyTorchVideo's fusion rewrites its input
+        stage = self.blocks[self.insert_after].multipathway_blocks
+        return [stage[i](paths[i]) for i in range(2)]
+
+    def post(self, features: list[torch.Tensor]) -> torch.Tensor:
+        fusion = self.blocks[self.insert_after].multipathway_fusion
+        paths: Any = fusion(list(features)) if fusion is not None else list(features)
+        for block in self.blocks[self.insert_after + 1 :]:
+            paths = block(list(paths) if isinstance(paths, list) else paths)
+        return paths
+
+    def sgs_layers(self) -> dict[str, SimilarityGuidedSampling]:
+        """``{"sgs_slow": ..., "sgs_fast": ...}`` (empty without SGS)."""
+        return {f"sgs_{name}": self.sgs[name] for name in PATHWAYS} if self.sgs is not None else {}
+
+    def forward_features(
+        self, x: torch.Tensor
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor] | None]:
+        """Input clips -> ([slow, fast] features after SGS and ReLU, [slow, fast] active bins or None)."""
+        features = self.pre(x)
+        if self.sgs is None:
+            return [act(f) for act, f in zip(self.activations, features)], None
+        sampled, active = [], []
+        for name, act, f in zip(PATHWAYS, self.activations, features):
+            y, bins = self.sgs[name](f)
+            sampled.append(act(y))
+            active.append(bins)
+        return sampled, active
+
+    def forward_post(self, features: list[torch.Tensor], active_bins: list[torch.Tensor] | None) -> torch.Tensor:
+        """Run the layers after SGS: grouped by B'_slow (Fast pathway masked), masked, or padded."""
+        execution = self.resolved_execution()
+        if active_bins is None or execution == "padded":
+            return self.post(features)
+        if execution == "masked":
+            for name, f, bins in zip(PATHWAYS, features, active_bins):
+                self.masks[name].lengths, self.masks[name].steps = bins, f.shape[2]
+            try:
+                # Zero the padding (SGS already does): the lateral convolution and the Fast
+                # pathway's temporal convolutions right after SGS then read zeros past a clip's end.
+                return self.post([f * self.masks[name].mask_for(f) for name, f in zip(PATHWAYS, features)])
+            finally:
+                for mask in self.masks.values():
+                    mask.lengths = None
+        # Grouping by the (B'_slow, B'_fast) pair would run the layers after SGS almost once per
+        # clip. Group by B'_slow only (the Slow pathway holds most of the cost) and run the Fast
+        # pathway masked within a group, padded to the group's largest B'_fast: still exact.
+        slow, fast = features
+        slow_bins, fast_bins = active_bins
+        fast_mask = self.masks["fast"]
+
+        def run(count: int, rows: torch.Tensor | None) -> torch.Tensor:
+            group_fast_bins = take_rows(fast_bins, rows)
+            steps = int(group_fast_bins.max())
+            group = [take_rows(slow, rows)[:, :, :count], take_rows(fast, rows)[:, :, :steps]]
+            if bool((group_fast_bins == steps).all()):
+                return self.post(group)
+            fast_mask.lengths, fast_mask.steps = group_fast_bins, steps
+            try:
+                return self.post([group[0], group[1] * fast_mask.mask_for(group[1])])
+            finally:
+                fast_mask.lengths = None
+
+        return run_grouped(slow_bins.tolist(), run, device=slow.device)

@@ -1,0 +1,169 @@
+"""Benchmark: does SGS save real CPU time on every backbone, as much as its GFLOPs promise?
+
+For each registered backbone (small input, CPU, batch 8) it builds the backbone with SGS after
+res2 and the same backbone without SGS, with the same weights, and evaluates one batch of clips
+of different content (static, piecewise static "shots", slow and fast motion, noise) with both,
+side by side in one run (interleaved repeats, median wall time). It prints:
+
+* GFLOPs ratio SGS / backbone: the mean per-clip GFLOPs at each clip's B' (fvcore,
+  multiply-adds, from the same cost table the per-clip logging uses) over the backbone's;
+* wall-time ratio SGS / backbone: evaluation (``torch.no_grad``, grouped execution) time of the
+  batch with SGS over the time without;
+* the share of the layers before SGS (which SGS cannot shorten) in GFLOPs and in time, and the
+  time ratio expected if the layers after SGS took time in proportion to their GFLOPs: the gap
+  between the GFLOPs ratio and the time ratio is mostly that share being larger in time.
+
+SGS is untrained here (random embedding, batch norm statistics from two training-mode passes
+on the batch), so B' reflects the content and a random similarity space, not a learnt one.
+Ratios are what to read: the machine may be shared. Nothing here is asserted by the tests.
+
+Run: ``python benchmarks/backbones.py [--backbone x3d_s ...] [--crop-size 64] [--repeats 3]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from atfr_lightning.flops import count_gflops, sgs_cost_table
+from atfr_lightning.models import SGSNetwork, available_backbones, get_backbone_spec
+
+
+def make_clips(batch_size: int, num_frames: int, crop_size: int, *, seed: int = 0) -> torch.Tensor:
+    """(N, 3, T, H, W) clips whose content ranges from static to noise (cycled over the batch)."""
+    generator = torch.Generator().manual_seed(seed)
+    t = torch.arange(num_frames, dtype=torch.float32)
+    clips = []
+    for n in range(batch_size):
+        still = torch.rand(3, 1, crop_size, crop_size, generator=generator)
+        kind = n % 4
+        if kind == 0:  # a static scene
+            clip = still.expand(-1, num_frames, -1, -1)
+        elif kind == 1:  # 2-4 static shots with hard cuts
+            shots = 2 + n % 3
+            scenes = torch.rand(shots, 3, 1, crop_size, crop_size, generator=generator)
+            index = (t * shots / num_frames).long()
+            clip = torch.cat([scenes[i] for i in index.tolist()], dim=1)
+        elif kind == 2:  # a bright square moving across the scene, speed by clip
+            clip = still.repeat(1, num_frames, 1, 1)
+            side, speed = crop_size // 4, 1 + n % 3
+            for f in range(num_frames):
+                x0 = (f * speed) % (crop_size - side)
+                clip[:, f, side : 2 * side, x0 : x0 + side] = 1.0
+        else:  # noise: every frame different
+            clip = torch.rand(3, num_frames, crop_size, crop_size, generator=generator)
+        clips.append(clip)
+    return torch.stack(clips)
+
+
+def timed(fn) -> float:
+    """Wall time of ``fn()`` in milliseconds."""
+    start = time.perf_counter()
+    fn()
+    return (time.perf_counter() - start) * 1000
+
+
+@torch.no_grad()
+def benchmark(backbone: str, *, num_frames: int, crop_size: int, batch_size: int, repeats: int) -> dict:
+    clips = make_clips(batch_size, num_frames, crop_size)
+    torch.manual_seed(0)
+    with_sgs = SGSNetwork(backbone=backbone, num_classes=400, num_frames=num_frames, crop_size=crop_size)
+    with_sgs.train()
+    for _ in range(2):  # batch norm statistics of this batch, so B' depends on content
+        with_sgs(clips)
+    with_sgs.eval()
+    without = SGSNetwork(backbone=backbone, num_classes=400, num_frames=num_frames, crop_size=crop_size, sgs=False)
+    without.load_state_dict({k: v for k, v in with_sgs.state_dict().items() if not k.startswith("sgs.")})
+    without.eval()
+
+    table = sgs_cost_table(with_sgs, num_frames=num_frames, crop_size=crop_size)
+    pre_gflops, _ = count_gflops(_Pre(with_sgs), (clips[:1],))
+    with_sgs(clips)
+    bins = {name: layer.last_active_bins for name, layer in with_sgs.sgs_layers().items()}
+    per_clip = table.clip_gflops(bins)
+
+    with_sgs(clips), without(clips)  # warm-up
+    sgs_ms, plain_ms, pre_ms = [], [], []
+    for _ in range(repeats):  # interleaved, so all see the same machine load
+        plain_ms.append(timed(lambda: without(clips)))
+        sgs_ms.append(timed(lambda: with_sgs(clips)))
+        pre_ms.append(timed(lambda: with_sgs.pre(clips)))
+    return {
+        "backbone": backbone,
+        "frames": num_frames,
+        "mean_bins": " / ".join(f"{float(b.float().mean()):.1f}" for b in bins.values()),
+        "max_bins": " / ".join(str(layer.num_bins or t) for layer, t in zip(
+            with_sgs.sgs_layers().values(), _steps_at_sgs(with_sgs, clips))),
+        "gflops_backbone": table.backbone_gflops,
+        "gflops_sgs": float(per_clip.mean()),
+        "gflops_pre": pre_gflops,
+        "ms_backbone": statistics.median(plain_ms),
+        "ms_sgs": statistics.median(sgs_ms),
+        "ms_pre": statistics.median(pre_ms),
+    }
+
+
+class _Pre(torch.nn.Module):
+    """The layers before SGS as a module fvcore can trace (tensors out only)."""
+
+    def __init__(self, net: SGSNetwork) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        features = self.net.pre(x)
+        return tuple(features) if isinstance(features, list) else (features,)
+
+
+def expected_time_ratio(r: dict) -> float:
+    """The wall-time ratio if the layers after SGS took time in proportion to their GFLOPs.
+
+    The layers before SGS run in full either way; their share of the time is larger than their
+    share of the GFLOPs on a CPU (high-resolution, memory-bound batch norm, activations and
+    pools, which GFLOPs do not count), which bounds what SGS can save there.
+    """
+    post_ratio = (r["gflops_sgs"] - r["gflops_pre"]) / (r["gflops_backbone"] - r["gflops_pre"])
+    return (r["ms_pre"] + (r["ms_backbone"] - r["ms_pre"]) * post_ratio) / r["ms_backbone"]
+
+
+def _steps_at_sgs(net: SGSNetwork, clips: torch.Tensor) -> list[int]:
+    features = net.pre(clips[:1])
+    return [f.shape[2] for f in (features if isinstance(features, list) else [features])]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backbone", action="append", choices=available_backbones(),
+                        help="repeat for several (default: all)")
+    parser.add_argument("--num-frames", type=int, help="default: 16, SlowFast 32 (Slow pathway 32 / alpha)")
+    parser.add_argument("--crop-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (default 1: stable on a shared machine)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"CPU, {args.threads} thread(s), batch {args.batch_size}, {args.crop_size}^2 crop, eval, "
+          f"median of {args.repeats} interleaved runs; GFLOPs = fvcore multiply-adds per clip, SGS after res2, "
+          "untrained SGS (see the module docstring)")
+    bins_label = "mean B' (max)"
+    print(f"{'backbone':<18} {'T':>3} {bins_label:>16} {'GFLOPs':>8} {'+SGS':>8} {'GFLOPs ratio':>12} "
+          f"{'ms':>8} {'+SGS ms':>8} {'time ratio':>10} {'pre-SGS share: GFLOPs':>22} {'time':>5} "
+          f"{'expected time ratio':>19}")
+    for backbone in args.backbone or available_backbones():
+        spec = get_backbone_spec(backbone)
+        frames = args.num_frames or (32 if spec.family == "slowfast" else 16)
+        r = benchmark(backbone, num_frames=frames, crop_size=args.crop_size, batch_size=args.batch_size,
+                      repeats=args.repeats)
+        bins = f"{r['mean_bins']} ({r['max_bins']})"
+        print(f"{backbone:<18} {frames:>3} {bins:>16} {r['gflops_backbone']:>8.3f} {r['gflops_sgs']:>8.3f} "
+              f"{r['gflops_sgs'] / r['gflops_backbone']:>12.2f} {r['ms_backbone']:>8.0f} {r['ms_sgs']:>8.0f} "
+              f"{r['ms_sgs'] / r['ms_backbone']:>10.2f} {r['gflops_pre'] / r['gflops_backbone']:>22.2f} "
+              f"{r['ms_pre'] / r['ms_backbone']:>5.2f} {expected_time_ratio(r):>19.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""The callbacks under real DDP (2 CPU processes, gloo): every clip once, logged by rank 0 only."""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from atfr_lightning.callbacks import AdaptiveResolutionLogger
+from atfr_lightning.callbacks.records import read_csv
+
+NUM_CLIPS = 7  # odd: the DistributedSampler repeats a clip to give both ranks 4
+
+
+class _Clips(Dataset):
+    def __len__(self) -> int:
+        return NUM_CLIPS
+
+    def __getitem__(self, index: int) -> dict:
+        return {"video": torch.zeros(3, 4, 8, 8), "label": torch.tensor(index % 3), "video_index": torch.tensor(index)}
+
+
+class _Module(L.LightningModule):
+    """Stand-in classifier: B' of a clip is a known function of its index (1 + index % 4)."""
+
+    num_classes = 3
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Linear(1, 3)
+        self._bins = None
+
+    def active_bins(self) -> dict[str, torch.Tensor]:
+        return {"sgs": self._bins}
+
+    def validation_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        self._bins = 1 + batch["video_index"] % 4
+        return nn.functional.one_hot(batch["label"], 3).float()  # always right
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(_Clips(), batch_size=2)
+
+
+def test_ddp_gathers_every_clip_once(tmp_path):
+    trainer = L.Trainer(
+        accelerator="cpu",
+        devices=2,
+        strategy="ddp_spawn",
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+        default_root_dir=tmp_path,
+        callbacks=[AdaptiveResolutionLogger(num_frames=4, num_strip_clips=0, write_files=True)],
+    )
+    trainer.validate(_Module())
+    clips = read_csv(tmp_path / "adaptive_resolution" / "val_epoch000_clips.csv")
+    assert sorted(int(i) for i in clips["video_index"]) == list(range(NUM_CLIPS))
+    assert all(int(b) == 1 + int(i) % 4 for i, b in zip(clips["video_index"], clips["bins/sgs"]))
+    assert all(c == "1" for c in clips["correct"])

@@ -1,0 +1,36 @@
+"""The example configs (one per dataset) parse through the CLI and agree with themselves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from atfr_lightning.cli import run_cli
+
+REPO = Path(__file__).resolve().parents[1]
+EXPECTED = {
+    "kinetics400": ("KineticsDataModule", 400),
+    "kinetics600": ("KineticsDataModule", 600),
+    "mini_kinetics": ("MiniKineticsDataModule", 200),
+    "ssv2": ("SSv2DataModule", 174),
+    "ucf101": ("UCF101DataModule", 101),
+    "hmdb51": ("HMDB51DataModule", 51),
+}
+
+
+@pytest.mark.parametrize("dataset", sorted(EXPECTED))
+def test_config_parses_and_is_consistent(dataset: str, capsys: pytest.CaptureFixture[str]) -> None:
+    config = REPO / "experiments" / dataset / "x3d_s_sgs.yaml"
+    with pytest.raises(SystemExit) as exited:
+        run_cli(["fit", "--config", str(config), "--print_config"])
+    assert exited.value.code == 0
+    resolved = yaml.safe_load(capsys.readouterr().out)
+    data_class, num_classes = EXPECTED[dataset]
+    assert resolved["data"]["class_path"] == f"atfr_lightning.data.{data_class}"
+    net = resolved["model"]["net"]["init_args"]
+    data = resolved["data"]["init_args"]
+    assert net["backbone"] == "x3d_s" and net["sgs"] is True and net["num_classes"] == num_classes
+    assert (data["num_frames"], data["crop_size"]) == (net["num_frames"], net["crop_size"])
+    assert any(c["class_path"].endswith("MultiViewTestAccuracy") for c in resolved["trainer"]["callbacks"])
