@@ -84,7 +84,7 @@ def test_architecture_and_parameters_match_the_hub_and_the_zoo(name):
     if ref is not None:  # same keys and shapes: model-zoo checkpoints load unchanged
         assert {k: v.shape for k, v in net.state_dict().items()} == {k: v.shape for k, v in ref.state_dict().items()}
     params = sum(p.numel() for p in net.parameters()) / 1e6
-    assert params == pytest.approx(PUBLISHED[name].params_m, abs=0.05)
+    assert params == pytest.approx(PUBLISHED[name].params_m, rel=0.01)  # the X3D paper rounds to 0.1 M
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -200,7 +200,7 @@ def test_mask_strides_follow_halvings_and_explicit_strides():
     assert mask.lengths_for(2).tolist() == [2, 1, 1, 1]
     with pytest.raises(ValueError, match="stride-2 halvings"):
         _mask_with(steps=9).stride_for(4)  # 9 -> 5 -> 3: no halving gives 4
-    lateral = StridedTemporalMask(mask, stride=4)
+    lateral = StridedTemporalMask(parent=mask, stride=4)
     assert lateral.active() and lateral.lengths_for(2).tolist() == [2, 1, 1, 1]
 
 

@@ -122,7 +122,9 @@ def test_two_pathway_cost_is_additive_and_matches_a_traced_clip():
             net(clip)
         bins = {name: layer.last_active_bins for name, layer in net.sgs_layers().items()}
         seen.add(int(bins["sgs_fast"]))
-        assert float(table.clip_gflops(bins)) == pytest.approx(traced, rel=1e-6)
+        # The table also counts SGS's element-wise work (pooling, distances, kernel) through
+        # handles that a whole-network trace does not apply: slightly more, never less.
+        assert traced <= float(table.clip_gflops(bins)) <= traced * 1.01
     assert len(seen) >= 2, "the clips (noise, static, ramp) should keep different numbers of Fast bins"
     with pytest.raises(ValueError, match="pass a dict"):
         table.clip_gflops(torch.tensor([1]))

@@ -66,8 +66,8 @@ class AdaptiveResolutionSummary(L.Callback):
         if self.table is None:
             return
         if bins:
-            # One SGS layer per network here; several layers would each need their own table.
-            gflops = self.table.clip_gflops(next(iter(bins.values()))).sum()
+            # A dict of per-layer bins: one entry for single-SGS nets, one per pathway for SlowFast.
+            gflops = self.table.clip_gflops(bins).sum()
         else:
             gflops = torch.tensor(self.table.backbone_gflops * clips, dtype=torch.float64)
         self._sums["clips"] += clips

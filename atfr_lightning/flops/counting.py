@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from atfr_lightning.flops.sgs_handles import count_sgs_layer_gflops
 from atfr_lightning.models.adaptive import AdaptiveTemporalNetwork
 from atfr_lightning.models.slowfast import SlowFastSGSNetwork
-from atfr_lightning.sgs import functional as F_sgs
 
 _BATCH_NORM_OPS = ("aten::batch_norm", "aten::native_batch_norm", "aten::_native_batch_norm_legit")
 
@@ -92,7 +92,8 @@ class CostTable:
 
     Attributes:
         backbone_gflops: the same network without SGS, at the full temporal length.
-        sgs_gflops: the SGS layer's own cost at each B' (embedding MLP + weighted sum).
+        sgs_gflops: the SGS layer's own cost at each B' (embedding MLP, weighted sum and its
+            element-wise work, see :mod:`atfr_lightning.flops.sgs_handles`).
         per_bins: total cost of a clip that keeps B' bins, B' = 1..B (SGS layer included).
         skipped_ops: ops fvcore counted as 0, with their number of calls.
     """
@@ -211,13 +212,11 @@ def sgs_cost_table(
         post_full = count(lambda f: model.post(model.activation(f)), features, modules=(model.blocks,))
         if model.sgs is None:
             return CostTable(backbone_gflops=pre + post_full, per_bins={steps: pre + post_full}, skipped_ops=skipped)
-        embed = count(lambda f: model.sgs.norm(model.sgs.embed(f.mean(dim=(3, 4)).transpose(1, 2)).transpose(1, 2)),
-                      features, modules=(model.sgs,))
         num_bins = model.sgs.num_bins or steps
         per_bins, sgs_cost = {}, {}
         for bins in range(1, num_bins + 1):
-            weights = torch.ones(1, bins, steps)
-            sgs_cost[bins] = embed + count(F_sgs.sample, features, weights)
+            # The layer's whole cost: MLP, weighted sum, and (through handles) its element-wise work.
+            sgs_cost[bins] = count_sgs_layer_gflops(model.sgs, features, num_active_bins=bins)
             post = count(lambda f: model.post(model.activation(f)), features[:, :, : min(bins, steps)].contiguous(),
                          modules=(model.blocks,))
             per_bins[bins] = pre + sgs_cost[bins] + post
@@ -250,12 +249,10 @@ def _pathway_cost_table(
         sgs_cost: dict[str, dict[int, float]] = {}
         for p, (name, layer) in enumerate(model.sgs_layers().items()):
             f = features[p]
-            embed = count(lambda g: layer.norm(layer.embed(g.mean(dim=(3, 4)).transpose(1, 2)).transpose(1, 2)),
-                          f, modules=(layer,))
             steps = f.shape[2]
             marginal[name], sgs_cost[name] = {}, {}
             for bins in range(1, min(layer.num_bins or steps, steps) + 1):
-                sgs_cost[name][bins] = embed + count(F_sgs.sample, f, torch.ones(1, bins, steps))
+                sgs_cost[name][bins] = count_sgs_layer_gflops(layer, f, num_active_bins=bins)
                 cut = [g[:, :, :bins].contiguous() if q == p else g for q, g in enumerate(features)]
                 post_here = post_full if bins == full[p] else count(post, *cut, modules=(model.blocks, model.activations))
                 marginal[name][bins] = sgs_cost[name][bins] + post_here - post_full

@@ -12,8 +12,10 @@ the batch. One batched pass costs B'max slices per clip.
 
 Supported inside the masked region: convolutions followed by batch norm, element-wise ops,
 ``BatchNorm3d``, fvcore's 3-D ``SqueezeExcitation`` and this project's temporal pools; temporal
-strides are followed by scaling the lengths (ceil). Other layers that mix time (non-local blocks,
-temporal max pools) are not masked.
+strides of 2 are followed by scaling the lengths (ceil), other strides by a
+:class:`StridedTemporalMask` (SlowFast's lateral connections). The C2D/I3D temporal max pool
+needs no mask (see ``pooling.make_temporal_max_pools_round_up``). Other layers that mix time
+(non-local blocks) are not masked.
 """
 
 from __future__ import annotations
@@ -94,7 +96,7 @@ class StridedTemporalMask(TemporalMask):
     (stride alpha = 4 or 8).
     """
 
-    def __init__(self, parent: TemporalMask, *, stride: int) -> None:
+    def __init__(self, *, parent: TemporalMask, stride: int) -> None:
         super().__init__()
         if stride < 1:
             raise ValueError(f"stride must be >= 1, got {stride}")

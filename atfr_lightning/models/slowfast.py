@@ -193,7 +193,7 @@ class SlowFastSGSNetwork(AdaptiveTemporalNetwork):
                     attach_temporal_mask(block.multipathway_blocks[1], fast)
                 fusion = block.multipathway_fusion
                 if hasattr(fusion, "conv_fast_to_slow"):
-                    lateral = StridedTemporalMask(fast, stride=fusion.conv_fast_to_slow.stride[0])
+                    lateral = StridedTemporalMask(parent=fast, stride=fusion.conv_fast_to_slow.stride[0])
                     if fusion.norm is not None:
                         attach_temporal_mask(fusion.norm, lateral)
                     block.multipathway_fusion = LengthMatchingFusion(
