@@ -138,3 +138,14 @@ def test_bad_network_arguments():
         SGSNetwork(backbone="x3d_q", num_classes=5)
     with pytest.raises(ValueError, match="insert_after must be one of"):
         SGSNetwork(backbone="x3d_s", insert_after="res9", **SMALL)
+
+
+def test_cost_table_is_cached_per_network_not_shared_across_networks():
+    from atfr_lightning.flops import cached_cost_table
+
+    small = SGSNetwork(backbone="x3d_s", **SMALL)
+    first = cached_cost_table(small, num_frames=8, crop_size=32)
+    assert cached_cost_table(small, num_frames=8, crop_size=32) is first
+    other = SGSNetwork(backbone="x3d_s", **{**SMALL, "num_frames": 4})
+    assert cached_cost_table(other, num_frames=4, crop_size=32) is not first
+    assert max(cached_cost_table(other, num_frames=4, crop_size=32).per_bins) == 4

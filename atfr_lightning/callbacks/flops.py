@@ -11,22 +11,15 @@ import torch
 
 from atfr_lightning.callbacks.gather import gather_clip_rows, log_to_wandb, run_folder, wandb_runs
 from atfr_lightning.callbacks.records import GFLOPS_UNITS, plot_gflops_histogram, write_csv
-from atfr_lightning.callbacks.summary import AdaptiveResolutionSummary
-from atfr_lightning.flops import sgs_cost_table
+from atfr_lightning.flops import cached_cost_table
 from atfr_lightning.models.adaptive import AdaptiveTemporalNetwork
-
-_TABLES: dict[tuple[int, int, int], object] = {}
-
 
 def cost_table_for(
     net: torch.nn.Module, *, num_frames: int | None, crop_size: int | None, trainer: L.Trainer | None = None
 ):
-    """The network's cost table, counted once per (network, T, crop) in this process.
+    """The network's cost table, counted once per (network, T, crop) and shared by every callback.
 
-    Counting traces the network at every B' with fvcore (seconds); the cost does not depend on
-    the weights, so both callbacks share one table, and reuse the one an
-    :class:`AdaptiveResolutionSummary` earlier in the trainer's callbacks already counted.
-    ``None`` for a network without SGS support.
+    ``None`` for a network without SGS support. ``trainer`` is accepted for call compatibility.
     """
     if not isinstance(net, AdaptiveTemporalNetwork):
         return None
@@ -37,14 +30,7 @@ def cost_table_for(
             "GFLOPs need num_frames and crop_size: pass them to the callback, or use a network that "
             "exposes them (atfr_lightning.models.SGSNetwork does)"
         )
-    key = (id(net), num_frames, crop_size)
-    for callback in getattr(trainer, "callbacks", []) if key not in _TABLES else []:
-        if isinstance(callback, AdaptiveResolutionSummary) and callback.table is not None:
-            if (callback.num_frames, callback.crop_size) == (num_frames, crop_size):
-                _TABLES[key] = callback.table
-    if key not in _TABLES:
-        _TABLES[key] = sgs_cost_table(net, num_frames=num_frames, crop_size=crop_size)
-    return _TABLES[key]
+    return cached_cost_table(net, num_frames=num_frames, crop_size=crop_size)
 
 
 def per_clip_gflops(table, bins: dict[str, torch.Tensor], *, num_clips: int) -> torch.Tensor | None:

@@ -11,7 +11,7 @@ import torch
 from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 
-from atfr_lightning.flops import CostTable, sgs_cost_table
+from atfr_lightning.flops import CostTable, cached_cost_table
 from atfr_lightning.models.adaptive import AdaptiveTemporalNetwork
 
 UNITS = "GFLOPs (fvcore, multiply-adds, one clip)"
@@ -55,7 +55,7 @@ class AdaptiveResolutionSummary(L.Callback):
                     "that exposes them (atfr_lightning.models.SGSNetwork does)"
                 )
             self.backbone_label = self.backbone_label or getattr(net, "backbone_name", "backbone")
-            self.table = sgs_cost_table(net, num_frames=self.num_frames, crop_size=self.crop_size)
+            self.table = cached_cost_table(net, num_frames=self.num_frames, crop_size=self.crop_size)
 
     def _start(self) -> None:
         self._sums = {"clips": torch.zeros((), dtype=torch.float64), "gflops": torch.zeros((), dtype=torch.float64)}

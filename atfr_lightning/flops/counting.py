@@ -259,3 +259,17 @@ def _pathway_cost_table(
         return PathwayCostTable(
             backbone_gflops=backbone, base_gflops=backbone, marginal=marginal, sgs_gflops=sgs_cost, skipped_ops=skipped
         )
+
+
+def cached_cost_table(net: AdaptiveTemporalNetwork, *, num_frames: int, crop_size: int):
+    """:func:`sgs_cost_table`, counted once per network and input size.
+
+    The table is kept on the network object itself (it depends on the architecture and input
+    size, not on the weights), so every callback of a run shares one count, and a new network
+    can never pick up another network's table.
+    """
+    cache = net.__dict__.setdefault("_atfr_cost_tables", {})
+    key = (num_frames, crop_size)
+    if key not in cache:
+        cache[key] = sgs_cost_table(net, num_frames=num_frames, crop_size=crop_size)
+    return cache[key]
