@@ -28,6 +28,12 @@ class VideoClassifier(L.LightningModule):
         warmup_epochs: linear warm-up length (fractions allowed), then cosine decay to 0.
         warmup_start_factor: the warm-up starts at ``lr * warmup_start_factor``.
         label_smoothing: cross-entropy label smoothing.
+        sgs_start_epoch: the warm start in one run: for epochs ``0 .. sgs_start_epoch - 1`` the
+            network's SGS layers are bypassed (it trains, and validates, as the plain
+            backbone); from that epoch on SGS is inserted and the whole network fine-tunes on
+            the continuing schedule. 0 (default) trains with SGS from the start, which
+            collapses on the synthetic task (docs/sgs.md). Evaluation outside ``fit`` always
+            runs with SGS.
     """
 
     def __init__(
@@ -41,6 +47,7 @@ class VideoClassifier(L.LightningModule):
         warmup_epochs: float = 0.0,
         warmup_start_factor: float = 0.1,
         label_smoothing: float = 0.0,
+        sgs_start_epoch: int = 0,
     ) -> None:
         super().__init__()
         if optimizer not in OPTIMIZERS:
@@ -49,6 +56,8 @@ class VideoClassifier(L.LightningModule):
             raise ValueError(f"lr must be > 0, got {lr}")
         if warmup_epochs < 0:
             raise ValueError(f"warmup_epochs must be >= 0, got {warmup_epochs}")
+        if not isinstance(sgs_start_epoch, int) or isinstance(sgs_start_epoch, bool) or sgs_start_epoch < 0:
+            raise ValueError(f"sgs_start_epoch must be an integer >= 0, got {sgs_start_epoch!r}")
         self.save_hyperparameters(ignore=["net"])
         self.net = net
         num_classes = getattr(net, "num_classes", None)
@@ -86,6 +95,40 @@ class VideoClassifier(L.LightningModule):
 
     def forward(self, video: torch.Tensor) -> torch.Tensor:
         return self.net(video)
+
+    def _set_sgs_enabled(self, enabled: bool) -> None:
+        if isinstance(self.net, AdaptiveTemporalNetwork):
+            self.net.sgs_enabled = enabled
+
+    def on_fit_start(self) -> None:
+        start = self.hparams.sgs_start_epoch
+        # A fast_dev_run checks the whole path, SGS included, in one step.
+        self._sgs_start = 0 if self.trainer.fast_dev_run else start
+        if self._sgs_start and self.sgs_layer_names() and self.trainer.max_epochs is not None:
+            if self._sgs_start >= self.trainer.max_epochs:
+                raise ValueError(
+                    f"sgs_start_epoch={start} is not below trainer.max_epochs={self.trainer.max_epochs}: "
+                    "SGS would never be trained; lower it or train longer"
+                )
+        # Before the sanity-check validation, which runs ahead of the first training epoch.
+        self._set_sgs_enabled(self.current_epoch >= self._sgs_start)
+
+    def on_train_epoch_start(self) -> None:
+        # Decided from the epoch, so a run resumed from a checkpoint picks the right phase.
+        self._set_sgs_enabled(self.current_epoch >= self._sgs_start)
+
+    def on_fit_end(self) -> None:
+        self._set_sgs_enabled(True)
+
+    def on_validation_start(self) -> None:
+        if self.trainer.state.fn != "fit":
+            self._set_sgs_enabled(True)
+
+    def on_test_start(self) -> None:
+        self._set_sgs_enabled(True)
+
+    def on_predict_start(self) -> None:
+        self._set_sgs_enabled(True)
 
     def model_step(self, batch: dict, split: str) -> tuple[torch.Tensor, torch.Tensor]:
         logits = self(batch["video"])

@@ -62,6 +62,11 @@ class AdaptiveTemporalNetwork(nn.Module):
     * ``"padded"``: the reference behaviour, zero padding flows through everything (a clip's
       prediction depends on its batch); kept for parity studies.
 
+    ``sgs_enabled`` (a run-time switch, not saved in checkpoints) bypasses SGS when False: the
+    network then computes exactly the backbone (``pre -> activation -> post`` at full length).
+    The warm-start recipe trains that way first and switches SGS on later (see
+    :class:`atfr_lightning.lightning.VideoClassifier`'s ``sgs_start_epoch``).
+
     Args:
         blocks: the backbone's blocks, head last; the blocks after the insertion point must
             accept any temporal length.
@@ -94,6 +99,7 @@ class AdaptiveTemporalNetwork(nn.Module):
         self.sgs = sgs
         self.activation = activation if activation is not None else nn.Identity()
         self.execution = execution
+        self.sgs_enabled = True
         self.temporal_mask = TemporalMask()
         attach_temporal_mask(nn.ModuleList(self.blocks[insert_after + 1 :]), self.temporal_mask)
 
@@ -115,6 +121,11 @@ class AdaptiveTemporalNetwork(nn.Module):
         """Input clips -> (features after SGS and activation, active bins per clip or None)."""
         features = self.pre(x)
         if self.sgs is None:
+            return self.activation(features), None
+        if not self.sgs_enabled:
+            # Bypassed: no bins this pass, so loggers must not read the last enabled pass's.
+            for layer in self.sgs_layers().values():
+                layer.last_active_bins = None
             return self.activation(features), None
         sampled, active_bins = self.sgs(features)
         return self.activation(sampled), active_bins

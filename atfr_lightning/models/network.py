@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import nn
 
 from atfr_lightning.models.adaptive import AdaptiveTemporalNetwork
@@ -11,6 +12,8 @@ from atfr_lightning.models.backbones import get_backbone_spec
 from atfr_lightning.models.pooling import make_temporal_max_pools_round_up, make_temporal_pools_adaptive
 from atfr_lightning.models.pretrained import LoadReport, load_pretrained
 from atfr_lightning.models.surgery import build_registered, pop_final_activation, stage_output_channels
+from atfr_lightning.models.temporal_average import FixedTemporalAverage
+from atfr_lightning.models.temporal_padding import check_temporal_padding, use_replicate_temporal_padding
 from atfr_lightning.sgs import SimilarityGuidedSampling
 
 
@@ -49,6 +52,15 @@ class SGSNetwork(AdaptiveTemporalNetwork):
             The report is kept in ``self.pretrained_report``.
         replace_head: with ``pretrained``, keep this network's fresh classifier instead of the
             checkpoint's (fine-tuning to another number of classes).
+        temporal_padding: ``"zeros"`` (PyTorchVideo and the released code) or ``"replicate"``:
+            the convolutions before the insertion point (``blocks[:k+1]``) pad T by repeating
+            the edge slices (spatial padding stays zeros), so a static clip's features are the
+            same at every t and SGS can give it one bin. Applies with or without SGS; state-dict
+            keys are unchanged (see :mod:`~atfr_lightning.models.temporal_padding`).
+        temporal_average: k; with k > 1 (and ``sgs=False``) a fixed k:1 temporal average
+            (:class:`~atfr_lightning.models.temporal_average.FixedTemporalAverage`) follows the
+            ``insert_after`` stage, after its final activation: the non-adaptive control for
+            SGS. T at that point must be a multiple of k.
     """
 
     def __new__(cls, *args: Any, **kwargs: Any) -> nn.Module:
@@ -80,7 +92,16 @@ class SGSNetwork(AdaptiveTemporalNetwork):
         execution: str = "exact",
         pretrained: str | None = None,
         replace_head: bool = False,
+        temporal_padding: str = "zeros",
+        temporal_average: int = 1,
     ) -> None:
+        check_temporal_padding(temporal_padding)
+        if temporal_average < 1:
+            raise ValueError(f"temporal_average must be >= 1 (1 = no average), got {temporal_average}")
+        if temporal_average > 1 and sgs:
+            raise ValueError(
+                f"temporal_average={temporal_average} is a fixed reduction in place of SGS: pass sgs=False with it"
+            )
         spec, net, num_frames, crop_size = build_registered(
             backbone=backbone, num_classes=num_classes, num_frames=num_frames, crop_size=crop_size,
             dropout=dropout, backbone_kwargs=backbone_kwargs, insert_after=insert_after,
@@ -92,6 +113,10 @@ class SGSNetwork(AdaptiveTemporalNetwork):
         make_temporal_pools_adaptive(blocks[-1])
         make_temporal_max_pools_round_up(blocks)
         index = spec.stages.index(insert_after)
+        if temporal_padding == "replicate":
+            use_replicate_temporal_padding(blocks[: index + 1])
+        self.temporal_padding = temporal_padding
+        self.temporal_average = temporal_average
         layer = activation = None
         if sgs:
             layer = SimilarityGuidedSampling(
@@ -104,12 +129,35 @@ class SGSNetwork(AdaptiveTemporalNetwork):
                 order=sgs_order,
             )
             activation = pop_final_activation(blocks[index])
+        elif temporal_average > 1:
+            # Without SGS the stage keeps its final activation and the base class applies
+            # ``activation`` to the stage's output: the average comes after the ReLU.
+            activation = FixedTemporalAverage(stride=temporal_average)
         super().__init__(
             blocks=blocks, insert_after=index, sgs=layer, activation=activation, execution=execution
         )
+        if temporal_average > 1:
+            steps = self._steps_at_insertion()
+            if steps % temporal_average:
+                raise ValueError(
+                    f"temporal_average={temporal_average} needs T at {insert_after!r} to be a multiple of "
+                    f"{temporal_average}, got T = {steps} (num_frames={num_frames})"
+                )
         self.num_classes = num_classes
         self.pretrained_report: LoadReport | None = None
         if pretrained is not None:
             self.pretrained_report = load_pretrained(self, pretrained, replace_head=replace_head)
         elif replace_head:
             raise ValueError("replace_head=True needs a checkpoint: pass pretrained=<path>")
+
+    @torch.no_grad()
+    def _steps_at_insertion(self) -> int:
+        """T of the features at the insertion point for a clip of ``num_frames`` frames."""
+        # T depends on temporal kernels, strides and paddings only, so a small crop finds it
+        # cheaply; evaluation mode leaves batch norm's running statistics untouched.
+        training = self.training
+        try:
+            side = min(self.crop_size, 32)
+            return self.eval().pre(torch.zeros(1, 3, self.num_frames, side, side)).shape[2]
+        finally:
+            self.train(training)

@@ -30,6 +30,7 @@ from atfr_lightning.models.masking import StridedTemporalMask, TemporalMask, att
 from atfr_lightning.models.pooling import make_temporal_pools_adaptive
 from atfr_lightning.models.pretrained import LoadReport, load_pretrained
 from atfr_lightning.models.surgery import build_registered, pop_final_activation, stage_output_channels
+from atfr_lightning.models.temporal_padding import check_temporal_padding, use_replicate_temporal_padding
 from atfr_lightning.models.temporal_resample import resample_time
 from atfr_lightning.sgs import SimilarityGuidedSampling
 
@@ -120,6 +121,9 @@ class SlowFastSGSNetwork(AdaptiveTemporalNetwork):
     ``sgs_fast``; the state dict holds ``sgs.slow.*`` and ``sgs.fast.*``; ``num_bins`` (B of
     the Slow pathway) gives the Fast pathway ``alpha * num_bins`` (``None``: each pathway's T).
     See the module docstring for how the lateral connections handle unequal lengths.
+    ``temporal_padding="replicate"`` covers both pathways and the lateral connections before
+    SGS (stage k's own lateral runs after SGS and keeps zero padding); ``temporal_average`` must
+    stay 1 (a fixed reduction of two pathways is not implemented).
     """
 
     def __init__(
@@ -142,7 +146,15 @@ class SlowFastSGSNetwork(AdaptiveTemporalNetwork):
         execution: str = "exact",
         pretrained: str | None = None,
         replace_head: bool = False,
+        temporal_padding: str = "zeros",
+        temporal_average: int = 1,
     ) -> None:
+        check_temporal_padding(temporal_padding)
+        if temporal_average != 1:
+            raise ValueError(
+                f"temporal_average is supported for single-pathway backbones, got temporal_average={temporal_average} "
+                f"for {backbone!r}"
+            )
         spec, net, num_frames, crop_size = build_registered(
             backbone=backbone, num_classes=num_classes, num_frames=num_frames, crop_size=crop_size,
             dropout=dropout, backbone_kwargs=backbone_kwargs, insert_after=insert_after,
@@ -159,6 +171,11 @@ class SlowFastSGSNetwork(AdaptiveTemporalNetwork):
         make_temporal_pools_adaptive(blocks[-2])  # PoolConcatPathway: one pool per pathway
         index = spec.stages.index(insert_after)
         stage = blocks[index].multipathway_blocks
+        if temporal_padding == "replicate":
+            # Everything pre() runs: the earlier stages with their laterals, then stage k's pathways.
+            use_replicate_temporal_padding(nn.ModuleList([*blocks[:index], stage]))
+        self.temporal_padding = temporal_padding
+        self.temporal_average = temporal_average
         layers, activations = None, [nn.Identity(), nn.Identity()]
         if sgs:
             bins = {"slow": num_bins, "fast": None if num_bins is None else num_bins * spec.alpha}
@@ -227,7 +244,9 @@ class SlowFastSGSNetwork(AdaptiveTemporalNetwork):
     ) -> tuple[list[torch.Tensor], list[torch.Tensor] | None]:
         """Input clips -> ([slow, fast] features after SGS and ReLU, [slow, fast] active bins or None)."""
         features = self.pre(x)
-        if self.sgs is None:
+        if self.sgs is None or not self.sgs_enabled:
+            for layer in self.sgs_layers().values():
+                layer.last_active_bins = None  # bypassed (warm start): no bins this pass
             return [act(f) for act, f in zip(self.activations, features)], None
         sampled, active = [], []
         for name, act, f in zip(PATHWAYS, self.activations, features):
