@@ -1,4 +1,4 @@
-"""The synthetic action dataset: files, determinism, labels, metadata, `need`, cache and CLI."""
+"""The synthetic action dataset: both tasks' files, determinism, labels, metadata, `need`, cache and CLI."""
 
 from __future__ import annotations
 
@@ -12,22 +12,45 @@ import pytest
 
 from atfr_lightning.data import synthetic
 from atfr_lightning.data.synthetic import (
-    CLASS_NAMES,
+    GENERATOR_VERSION,
     MARKER_NAME,
-    compute_need,
+    NUM_CLASSES,
+    TASKS,
+    SyntheticParams,
+    class_names,
     ensure_synthetic_dataset,
-    make_clip,
+    render_clip,
     render_frames,
 )
+from atfr_lightning.data.synthetic_cue import CUE_CLASS_NAMES, make_cue_clip
+from atfr_lightning.data.synthetic_motion import MOTION_CLASS_NAMES, compute_need
 from atfr_lightning.data.video_dataset import decode_video
 
 SMALL = {"num_train": 10, "num_val": 5, "num_frames": 16, "frame_size": 32, "seed": 0}
-EXPECTED_CLASSES = {"moving up": 0, "moving down": 1, "moving left": 2, "moving right": 3, "staying still": 4}
+EXPECTED_CLASSES = {
+    "cue": {"horizontal stripes": 0, "vertical stripes": 1, "checkerboard": 2, "ring": 3, "cue alone": 4},
+    "motion": {"moving up": 0, "moving down": 1, "moving left": 2, "moving right": 3, "staying still": 4},
+}
+CUE_META_FIELDS = {"path", "label", "class_name", "patterns", "cue_onset", "cue_frames", "need", "need_average"}
+MOTION_META_FIELDS = {
+    "path",
+    "label",
+    "class_name",
+    "speed",
+    "moving_fraction",
+    "num_phases",
+    "phase_labels",
+    "last_phase_start",
+    "need",
+}
+CUE_ALONE = 4
+STILL = 4
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return ensure_synthetic_dataset(root=tmp_path_factory.mktemp("synthetic") / "set", **SMALL)
+def datasets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("synthetic")
+    return {task: ensure_synthetic_dataset(root=base / task, task=task, **SMALL) for task in TASKS}
 
 
 def _read_list(path: Path) -> list[tuple[str, int]]:
@@ -42,55 +65,293 @@ def _read_meta(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def test_layout_and_lists(dataset: Path) -> None:
-    for split, count in (("train", SMALL["num_train"]), ("val", SMALL["num_val"])):
+def _splits() -> tuple[tuple[str, int], ...]:
+    return (("train", SMALL["num_train"]), ("val", SMALL["num_val"]))
+
+
+# --- Both tasks: files, balance, decoding, determinism --------------------------------------
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_layout_and_lists(datasets: dict[str, Path], task: str) -> None:
+    dataset = datasets[task]
+    for split, count in _splits():
         rows = _read_list(dataset / f"{split}.csv")
         assert [relative for relative, _ in rows] == [f"videos/{split}/{split}_{i:05d}.mp4" for i in range(count)]
         assert all((dataset / relative).is_file() for relative, _ in rows)
-        # 0-based labels within range.
-        assert all(0 <= label < len(CLASS_NAMES) for _, label in rows)
-        # Blocks of 5 clips hold each class once.
-        assert sorted(label for _, label in rows[:5]) == [0, 1, 2, 3, 4]
-    assert json.loads((dataset / "classnames.json").read_text()) == EXPECTED_CLASSES
-    assert dict(zip(CLASS_NAMES, range(5))) == EXPECTED_CLASSES
+        # Every aligned block of 5 clips holds each class once (0-based labels).
+        for start in range(0, count, 5):
+            assert sorted(label for _, label in rows[start : start + 5]) == [0, 1, 2, 3, 4], (split, start)
+    assert json.loads((dataset / "classnames.json").read_text()) == EXPECTED_CLASSES[task]
+    assert dict(zip(class_names(task), range(NUM_CLASSES))) == EXPECTED_CLASSES[task]
+    assert class_names("cue") == CUE_CLASS_NAMES and class_names("motion") == MOTION_CLASS_NAMES
     # The metadata stays out of the training list.
     assert "need" not in (dataset / "train.csv").read_text()
+    marker = json.loads((dataset / MARKER_NAME).read_text())
+    assert marker == {"params": {**SMALL, "task": task, "fps": 16}, "generator_version": 3}
+    assert GENERATOR_VERSION == 3
 
 
-def test_decoded_frames_match_rendered(dataset: Path) -> None:
-    for split, count in (("train", SMALL["num_train"]), ("val", SMALL["num_val"])):
+@pytest.mark.parametrize("task", TASKS)
+def test_decoded_frames_match_rendered(datasets: dict[str, Path], task: str) -> None:
+    for split, count in _splits():
         for index in range(count):
-            decoded = decode_video(dataset / f"videos/{split}/{split}_{index:05d}.mp4").numpy()
-            rendered = render_frames(seed=SMALL["seed"], split=split, index=index)
+            decoded = decode_video(datasets[task] / f"videos/{split}/{split}_{index:05d}.mp4").numpy()
+            rendered = render_frames(seed=SMALL["seed"], split=split, index=index, task=task)
             assert decoded.shape == rendered.shape == (16, 32, 32, 3)
             # H.264 at crf 10 is nearly transparent, but RGB -> yuv420p halves the chroma
             # resolution and rounds to 8 bits twice: a couple of grey levels on average
-            # (about 1.7 measured). 4/255 still fails on any frame-order or shift error,
-            # which costs tens of grey levels on these textures.
+            # (about 1.7 measured on motion clips, 2.1 on cue clips, whose 2-3 px coloured
+            # stripes lose most in chroma). 4/255 still fails on any frame-order or shift
+            # error, which costs tens of grey levels on these textures.
             error = np.abs(decoded.astype(np.float64) - rendered).mean()
-            assert error < 4.0, f"{split} {index}: mean absolute error {error:.2f}"
+            assert error < 4.0, f"{task} {split} {index}: mean absolute error {error:.2f}"
 
 
-def test_metadata_fields_and_need_from_frames(dataset: Path) -> None:
-    rows = _read_list(dataset / "train.csv")
-    meta = _read_meta(dataset / "train_meta.jsonl")
+@pytest.mark.parametrize("task", TASKS)
+def test_same_seed_same_data_other_seed_differs(datasets: dict[str, Path], task: str, tmp_path: Path) -> None:
+    dataset = datasets[task]
+    again = ensure_synthetic_dataset(root=tmp_path / "again", task=task, **SMALL)
+    for name in ("train.csv", "val.csv", "train_meta.jsonl", "val_meta.jsonl", "classnames.json"):
+        assert (again / name).read_bytes() == (dataset / name).read_bytes(), name
+    # The rendered frames are the deterministic content (byte-identical, checked below). The
+    # encoded bitstreams are not: once a process has decoded videos, x264 output for the same
+    # frames changes from call to call (measured: up to 1.5 grey levels mean between two
+    # encodes). So each copy is compared with the rendered frames, within H.264's rounding.
+    for index in range(SMALL["num_train"]):
+        relative = f"videos/train/train_{index:05d}.mp4"
+        rendered = render_frames(seed=0, split="train", index=index, task=task).astype(np.int16)
+        for copy in (dataset, again):
+            decoded = decode_video(copy / relative).numpy().astype(np.int16)
+            assert decoded.shape == rendered.shape, relative
+            assert np.abs(decoded - rendered).mean() < 4.0, relative
+    for index in range(SMALL["num_val"]):
+        one = render_clip(task=task, seed=0, split="val", index=index, num_frames=16, frame_size=32)
+        two = render_clip(task=task, seed=0, split="val", index=index, num_frames=16, frame_size=32)
+        np.testing.assert_array_equal(one.frames, two.frames)
+        assert one.metadata == two.metadata and one.label == two.label
+    other = ensure_synthetic_dataset(root=tmp_path / "other", task=task, **{**SMALL, "seed": 1})
+    assert (other / "train_meta.jsonl").read_text() != (dataset / "train_meta.jsonl").read_text()
+    assert (other / "train.csv").read_text() != (dataset / "train.csv").read_text()
+    seed_one = render_frames(seed=1, split="train", index=3, task=task)
+    assert not np.array_equal(seed_one, render_frames(seed=0, split="train", index=3, task=task))
+
+
+def test_tasks_share_labels_but_not_frames() -> None:
+    for index in range(10):
+        cue = render_clip(task="cue", seed=0, split="train", index=index, num_frames=16, frame_size=32)
+        motion = render_clip(task="motion", seed=0, split="train", index=index, num_frames=16, frame_size=32)
+        assert cue.label == motion.label == synthetic.clip_label(seed=0, split="train", index=index)
+        assert not np.array_equal(cue.frames, motion.frames)
+    assert len(CUE_CLASS_NAMES) == len(MOTION_CLASS_NAMES) == NUM_CLASSES
+
+
+# --- The cue task ------------------------------------------------------------------------------
+
+
+def _cue_frames_from_pixels(frames: np.ndarray) -> tuple[list[int], np.ndarray, int | None]:
+    """Read the cue off the right half: (frames showing it, its pixel mask, background cut or None).
+
+    The cue is a disk of pure grey 250 or 5, in the right half only. The smooth tinted
+    background stays above 20 and reaches grey 250 in all three channels only if its tint
+    and brightness are all at their maxima at once; the patterns stay in the left half.
+    """
+    num_frames, _, width, _ = frames.shape
+    right = frames[:, :, width // 2 :].astype(np.int64)  # (T, H, W/2, 3)
+    grey = np.all(right == right[..., :1], axis=-1)
+    cue_colour = grey & ((right[..., 0] == 250) | (right[..., 0] == 5))  # (T, H, W/2)
+    cue = [t for t in range(num_frames) if cue_colour[t].any()]
+    assert cue, "no cue in the clip"
+    disk = cue_colour[cue[0]]
+    # The disk is static: the same pixels in every cue frame.
+    assert all(np.array_equal(cue_colour[t], disk) for t in cue)
+    # Outside the disk the right half is a static background with at most one cut.
+    changes = [t for t in range(1, num_frames) if not np.array_equal(right[t][~disk], right[t - 1][~disk])]
+    assert len(changes) <= 1, f"the background changes at frames {changes}"
+    # Outside the cue frames, the disk's pixels are background too: consecutive frames
+    # without the cue differ only at the cut.
+    plain = [t for t in range(num_frames) if t not in cue]
+    for before, after in zip(plain, plain[1:]):
+        if not np.array_equal(right[before], right[after]):
+            assert changes and before < changes[0] <= after
+    return cue, disk, changes[0] if changes else None
+
+
+def _classify_patch(patch: np.ndarray) -> int:
+    """Pattern index of a ``(s, s, 3)`` two-colour patch, from its pixels alone."""
+    colours = np.unique(patch.reshape(-1, 3), axis=0)
+    assert len(colours) == 2, f"a patch has two colours, found {len(colours)}"
+    mask = np.all(patch == colours[0], axis=-1)
+    if (mask == mask[:, :1]).all():
+        return CUE_CLASS_NAMES.index("horizontal stripes")  # every row is one colour
+    if (mask == mask[:1, :]).all():
+        return CUE_CLASS_NAMES.index("vertical stripes")
+    if (mask == (mask[:, :1] ^ mask[:1, :] ^ mask[0, 0])).all():
+        return CUE_CLASS_NAMES.index("checkerboard")  # the XOR of a row and a column pattern
+    return CUE_CLASS_NAMES.index("ring")
+
+
+def test_cue_metadata_fields(datasets: dict[str, Path]) -> None:
+    dataset = datasets["cue"]
+    for split, count in _splits():
+        rows = _read_list(dataset / f"{split}.csv")
+        meta = _read_meta(dataset / f"{split}_meta.jsonl")
+        assert len(meta) == len(rows) == count
+        for index, (record, (relative, label)) in enumerate(zip(meta, rows)):
+            assert set(record) == CUE_META_FIELDS
+            assert record["path"] == relative and record["label"] == label
+            assert record["class_name"] == CUE_CLASS_NAMES[label]
+            assert 1 <= record["cue_frames"] <= 3
+            assert 0 <= record["cue_onset"] and record["cue_onset"] + record["cue_frames"] <= 16
+            assert 1 <= record["need"] <= 16 and 1 <= record["need_average"] <= 16
+            assert 16 % record["need_average"] == 0
+            # Distinct patterns, in time order, inside the clip and never overlapping.
+            kinds = [kind for kind, _, _ in record["patterns"]]
+            assert len(set(kinds)) == len(kinds) and all(0 <= kind < 4 for kind in kinds)
+            end = 0
+            for kind, onset, duration in record["patterns"]:
+                assert onset >= end and duration >= 1, (split, index, record["patterns"])
+                end = onset + duration
+            assert end <= 16
+            # The record is what render_clip reports for the same clip.
+            clip = render_clip(task="cue", seed=0, split=split, index=index, num_frames=16, frame_size=32)
+            assert {"path": relative, **clip.metadata} == record
+
+
+def test_cue_label_from_frames() -> None:
+    """The label follows from the pixels: the cue's frames, the patterns shown with it, their kinds."""
+    kinds_checked = kinds_total = 0
+    for split, count in _splits():
+        for index in range(count):
+            clip = render_clip(task="cue", seed=0, split=split, index=index, num_frames=16, frame_size=32)
+            frames, meta, label = clip.frames, clip.metadata, clip.label
+            num_frames, width = frames.shape[0], frames.shape[2]
+            cue, _, cut = _cue_frames_from_pixels(frames)
+            # The cue's pixels differ from the background exactly in the recorded cue frames.
+            assert cue == list(range(meta["cue_onset"], meta["cue_onset"] + meta["cue_frames"])), (split, index)
+
+            shown = np.full(num_frames, -1)
+            for kind, onset, duration in meta["patterns"]:
+                shown[onset : onset + duration] = kind
+            # Exactly the label's pattern is on during the cue (none for "cue alone").
+            expected = set() if label == CUE_ALONE else {label}
+            assert {int(shown[t]) for t in cue} - {-1} == expected and len({int(shown[t]) for t in cue}) == 1
+
+            # The recorded patterns match the left half: it changes exactly where a display
+            # starts or ends, or at the background cut read off the right half.
+            left = frames[:, :, : width // 2]
+            for t in range(1, num_frames):
+                same = np.array_equal(left[t], left[t - 1])
+                assert same == (shown[t] == shown[t - 1] and t != cut), (split, index, t)
+            # And their kinds match the pixels: a patch is where a frame differs from a frame
+            # showing nothing on the same background.
+            segment = [0 if cut is None or t < cut else 1 for t in range(num_frames)]
+            for kind, onset, _ in meta["patterns"]:
+                kinds_total += 1
+                blank = [t for t in range(num_frames) if shown[t] == -1 and segment[t] == segment[onset]]
+                if not blank:  # no frame without a pattern on this background: nothing to compare to
+                    continue
+                ys, xs = np.nonzero(np.any(left[onset] != left[blank[0]], axis=-1))
+                patch = left[onset, ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+                assert patch.shape[0] == patch.shape[1], (split, index, patch.shape)
+                assert _classify_patch(patch) == kind, (split, index, kind)
+                kinds_checked += 1
+    assert kinds_checked >= 0.75 * kinds_total, (kinds_checked, kinds_total)
+
+
+def test_cue_need_and_need_average_by_slow_loops(datasets: dict[str, Path]) -> None:
+    needs, need_averages = [], []
+    for split, _ in _splits():
+        for index, record in enumerate(_read_meta(datasets["cue"] / f"{split}_meta.jsonl")):
+            frames = render_frames(seed=0, split=split, index=index, task="cue")
+            num_frames = len(frames)
+            cue, _, _ = _cue_frames_from_pixels(frames)
+            # need: smallest k whose frames round(linspace(0, T - 1, k)) include a cue frame.
+            need = next(
+                k
+                for k in range(1, num_frames + 1)
+                if any(round(x) in cue for x in np.linspace(0, num_frames - 1, k))  # Python round: half to even
+            )
+            assert record["need"] == need, (split, index)
+            # need_average: smallest k dividing T such that each of the k equal windows that
+            # holds a cue frame shows no pattern but the label's (none for "cue alone").
+            allowed = set() if record["label"] == CUE_ALONE else {record["label"]}
+            need_average = None
+            for k in range(1, num_frames + 1):
+                if num_frames % k:
+                    continue
+                width = num_frames // k
+                good = True
+                for window in range(k):
+                    frames_in_window = range(window * width, (window + 1) * width)
+                    if not any(t in cue for t in frames_in_window):
+                        continue
+                    patterns_in_window = {
+                        kind
+                        for kind, onset, duration in record["patterns"]
+                        for t in frames_in_window
+                        if onset <= t < onset + duration
+                    }
+                    good = good and patterns_in_window <= allowed
+                if good:
+                    need_average = k
+                    break
+            assert record["need_average"] == need_average, (split, index)
+            needs.append(need)
+            need_averages.append(need_average)
+    # The small set already spans several values of both (they vary per clip).
+    assert len(set(needs)) > 2 and len(set(need_averages)) > 1, (needs, need_averages)
+
+
+def test_make_cue_clip_errors() -> None:
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="frame_size >= 24 .*got 16"):
+        make_cue_clip(rng=rng, label=0, num_frames=16, frame_size=16)
+    with pytest.raises(ValueError, match="label must be in 0..4, got 5"):
+        make_cue_clip(rng=rng, label=5)
+    with pytest.raises(ValueError, match="num_frames >= 2"):
+        make_cue_clip(rng=rng, label=0, num_frames=1)
+
+
+def test_short_cue_clips_stay_consistent() -> None:
+    # Fewer frames than patterns (T = 2, 3): displays still never overlap and the cue still fits.
+    for num_frames in (2, 3):
+        for index in range(20):
+            clip = render_clip(task="cue", seed=0, split="train", index=index, num_frames=num_frames, frame_size=24)
+            end = 0
+            for _, onset, duration in clip.metadata["patterns"]:
+                assert onset >= end and duration >= 1
+                end = onset + duration
+            assert end <= num_frames
+            cue, _, _ = _cue_frames_from_pixels(clip.frames)
+            onset, length = clip.metadata["cue_onset"], clip.metadata["cue_frames"]
+            assert cue == list(range(onset, onset + length))
+
+
+# --- The motion task ---------------------------------------------------------------------------
+
+
+def test_motion_metadata_fields_and_need_from_frames(datasets: dict[str, Path]) -> None:
+    rows = _read_list(datasets["motion"] / "train.csv")
+    meta = _read_meta(datasets["motion"] / "train_meta.jsonl")
     assert len(meta) == len(rows)
     for index, (record, (relative, label)) in enumerate(zip(meta, rows)):
-        assert {"path", "label", "speed", "moving_fraction", "num_phases", "need"} <= set(record)
+        assert set(record) == MOTION_META_FIELDS
         assert record["path"] == relative and record["label"] == label
+        assert record["class_name"] == MOTION_CLASS_NAMES[label]
         assert 0.5 <= record["speed"] <= 3.0
         assert 0.0 <= record["moving_fraction"] <= 1.0
         assert 1 <= record["num_phases"] <= 3
         assert record["phase_labels"][-1] == label
         # Independent check of `need` on the rendered pixels, straight from the definition.
-        frames = render_frames(seed=0, split="train", index=index)
+        frames = render_frames(seed=0, split="train", index=index, task="motion")
         num_frames, start = len(frames), record["last_phase_start"]
         need = None
         for k in range(1, num_frames + 1):
             sampled = [round(x) for x in np.linspace(0, num_frames - 1, k)]  # Python round: half to even too
             for i, j in zip(sampled, sampled[1:]):
                 identical = np.array_equal(frames[i], frames[j])
-                if i >= start and identical == (label == 4):
+                if i >= start and identical == (label == STILL):
                     need = k
                     break
             if need is not None:
@@ -121,47 +382,26 @@ def test_need_on_hand_made_phases() -> None:
         compute_need(step_moves=[False] * 15, last_phase_start=12, still=False)
 
 
-def test_rendering_properties() -> None:
-    clip = make_clip(seed=3, split="train", index=7, num_frames=16, frame_size=32)
+def test_motion_rendering_properties() -> None:
+    clip = render_clip(task="motion", seed=3, split="train", index=7, num_frames=16, frame_size=32)
     assert clip.frames.dtype == np.uint8 and clip.frames.shape == (16, 32, 32, 3)
-    assert clip.need <= 16
+    assert clip.metadata["need"] <= 16
     # Held steps repeat the frame exactly; moving steps change it.
     steps = [not np.array_equal(a, b) for a, b in zip(clip.frames[:-1], clip.frames[1:])]
-    assert np.mean(steps) == pytest.approx(clip.moving_fraction)
+    assert np.mean(steps) == pytest.approx(clip.metadata["moving_fraction"], abs=1e-6)
 
 
-def test_still_clips_do_not_move_at_the_end() -> None:
+def test_motion_still_clips_do_not_move_at_the_end() -> None:
     for index in range(40):
-        clip = make_clip(seed=0, split="val", index=index)
-        tail = clip.frames[clip.last_phase_start :]
-        if clip.label == 4:
+        clip = render_clip(task="motion", seed=0, split="val", index=index, num_frames=16, frame_size=32)
+        tail = clip.frames[clip.metadata["last_phase_start"] :]
+        if clip.label == STILL:
             assert all(np.array_equal(tail[0], frame) for frame in tail)
         else:
             assert not np.array_equal(tail[0], tail[-1])
 
 
-def test_same_seed_same_data_other_seed_differs(dataset: Path, tmp_path: Path) -> None:
-    again = ensure_synthetic_dataset(root=tmp_path / "again", **SMALL)
-    for name in ("train.csv", "val.csv", "train_meta.jsonl", "val_meta.jsonl", "classnames.json"):
-        assert (again / name).read_bytes() == (dataset / name).read_bytes(), name
-    # The rendered frames are the deterministic content (byte-identical, checked below). The
-    # encoded bitstreams were seen to differ between runs in one process (x264 state), so the
-    # files are compared by their decoded frames, within H.264's rounding.
-    for index in range(SMALL["num_train"]):
-        relative = f"videos/train/train_{index:05d}.mp4"
-        first = decode_video(dataset / relative).numpy().astype(np.int16)
-        second = decode_video(again / relative).numpy().astype(np.int16)
-        assert first.shape == second.shape, relative
-        assert np.abs(first - second).mean() < 1.0, relative
-    np.testing.assert_array_equal(
-        render_frames(seed=0, split="train", index=3), render_frames(seed=0, split="train", index=3)
-    )
-    other = ensure_synthetic_dataset(root=tmp_path / "other", **{**SMALL, "seed": 1})
-    assert (other / "train_meta.jsonl").read_text() != (dataset / "train_meta.jsonl").read_text()
-    assert (other / "train.csv").read_text() != (dataset / "train.csv").read_text()
-    assert not np.array_equal(
-        render_frames(seed=1, split="train", index=3), render_frames(seed=0, split="train", index=3)
-    )
+# --- Cache, atomic writing, parameters, CLI ----------------------------------------------------
 
 
 def test_cache_hit_does_not_regenerate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -172,14 +412,23 @@ def test_cache_hit_does_not_regenerate(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setattr(synthetic, "_generate_into", lambda *a, **k: (calls.append(1), real_generate(*a, **k)))
     first = ensure_synthetic_dataset(**params)
     assert first.parent == tmp_path / "cache" / "synthetic"
-    assert first.name == synthetic.SyntheticParams(**params).cache_key()
+    assert first.name == SyntheticParams(**params).cache_key() == SyntheticParams(task="cue", **params).cache_key()
     marker_mtime = (first / MARKER_NAME).stat().st_mtime_ns
     second = ensure_synthetic_dataset(**params)
     assert second == first and calls == [1]
     assert (first / MARKER_NAME).stat().st_mtime_ns == marker_mtime
-    # Other parameters get another folder.
+    # Other parameters get another folder; so does the other task.
     third = ensure_synthetic_dataset(**{**params, "seed": 2})
     assert third != first and calls == [1, 1]
+    motion = ensure_synthetic_dataset(**params, task="motion")
+    assert motion not in (first, third) and calls == [1, 1, 1]
+    assert json.loads((motion / "classnames.json").read_text()) == EXPECTED_CLASSES["motion"]
+
+
+def test_cache_key_differs_between_tasks() -> None:
+    keys = {task: SyntheticParams(task=task).cache_key() for task in TASKS}
+    assert keys["cue"] != keys["motion"]
+    assert SyntheticParams().task == "cue"
 
 
 def test_interrupted_generation_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -202,9 +451,12 @@ def test_interrupted_generation_leaves_nothing(tmp_path: Path, monkeypatch: pyte
     assert (ensure_synthetic_dataset(root=root, **SMALL) / MARKER_NAME).is_file()
 
 
-def test_refuses_to_overwrite_other_content(dataset: Path, tmp_path: Path) -> None:
+def test_refuses_to_overwrite_other_content(datasets: dict[str, Path], tmp_path: Path) -> None:
     with pytest.raises(FileExistsError, match="delete that folder"):
-        ensure_synthetic_dataset(root=dataset, **{**SMALL, "seed": 5})
+        ensure_synthetic_dataset(root=datasets["cue"], **{**SMALL, "seed": 5})
+    # The same parameters for the other task are other content too.
+    with pytest.raises(FileExistsError, match="delete that folder"):
+        ensure_synthetic_dataset(root=datasets["cue"], task="motion", **SMALL)
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "notes.txt").write_text("mine")
     with pytest.raises(FileExistsError, match="other files"):
@@ -217,24 +469,53 @@ def test_refuses_to_overwrite_other_content(dataset: Path, tmp_path: Path) -> No
         ("num_frames", 1, "num_frames must be an integer >= 2, got 1"),
         ("frame_size", 33, "frame_size must be an even integer >= 16"),
         ("num_train", 0, "num_train must be an integer >= 1, got 0"),
+        ("task", "colour", "task must be one of 'cue', 'motion', got 'colour'"),
+        ("frame_size", 16, "frame_size must be >= 24 for task 'cue' .*got 16: use a larger frame_size or task='motion"),
     ],
 )
-def test_parameter_errors(name: str, value: int, match: str, tmp_path: Path) -> None:
+def test_parameter_errors(name: str, value: int | str, match: str, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=match):
         ensure_synthetic_dataset(root=tmp_path / "x", **{**SMALL, name: value})
+    assert not (tmp_path / "x").exists()
+
+
+def test_bad_task_is_named_everywhere() -> None:
+    with pytest.raises(ValueError, match="'colour'"):
+        class_names("colour")
+    with pytest.raises(ValueError, match="'colour'"):
+        render_clip(task="colour", seed=0, split="train", index=0, num_frames=16, frame_size=32)
+    with pytest.raises(ValueError, match="'colour'"):
+        render_frames(seed=0, split="train", index=0, task="colour")
+    # frame_size 16 is fine for the motion task.
+    assert SyntheticParams(task="motion", frame_size=16).frame_size == 16
 
 
 def test_cli_in_process(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    argv = ["--root", str(tmp_path / "cli"), "--num-train", "5", "--num-val", "5", "--num-frames", "8"]
-    argv += ["--frame-size", "16", "--seed", "4"]
+    argv = ["--root", str(tmp_path / "cli"), "--task", "motion", "--num-train", "5", "--num-val", "5"]
+    argv += ["--num-frames", "8", "--frame-size", "16", "--seed", "4"]
     assert synthetic.main(argv) == 0
-    assert "synthetic dataset ready" in capsys.readouterr().out
+    assert "synthetic dataset (motion task) ready" in capsys.readouterr().out
     marker = json.loads((tmp_path / "cli" / MARKER_NAME).read_text())
-    assert marker["params"] == {"num_train": 5, "num_val": 5, "num_frames": 8, "frame_size": 16, "fps": 16, "seed": 4}
+    assert marker["params"] == {
+        "task": "motion",
+        "num_train": 5,
+        "num_val": 5,
+        "num_frames": 8,
+        "frame_size": 16,
+        "fps": 16,
+        "seed": 4,
+    }
     assert decode_video(tmp_path / "cli" / "videos/val/val_00004.mp4").shape == (8, 16, 16, 3)
     with pytest.raises(SystemExit):
         synthetic.main(["--root", str(tmp_path / "bad"), "--num-frames", "1"])
     assert "num_frames must be an integer >= 2" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        synthetic.main(["--root", str(tmp_path / "bad"), "--task", "colour"])
+    assert "invalid choice: 'colour'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # the default task is cue, which needs 24 px
+        synthetic.main(["--root", str(tmp_path / "bad"), "--frame-size", "16"])
+    assert "frame_size must be >= 24 for task 'cue'" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
 
 
 def test_cli_module_command(tmp_path: Path) -> None:
@@ -249,3 +530,6 @@ def test_cli_module_command(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "RuntimeWarning" not in result.stderr  # no double import of the module by runpy
     assert len(_read_list(root / "train.csv")) == 5 and len(_read_list(root / "val.csv")) == 5
+    # The default task is the cue task.
+    assert json.loads((root / "classnames.json").read_text()) == EXPECTED_CLASSES["cue"]
+    assert set(_read_meta(root / "train_meta.jsonl")[0]) == CUE_META_FIELDS

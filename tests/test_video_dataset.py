@@ -147,7 +147,9 @@ def test_cache_decodes_each_file_once(counter_list: Path, monkeypatch: pytest.Mo
 
 @pytest.fixture()
 def damaged_set(tmp_path: Path) -> Path:
-    root = ensure_synthetic_dataset(root=tmp_path / "set", num_train=10, num_val=5, num_frames=8, frame_size=16)
+    root = ensure_synthetic_dataset(
+        root=tmp_path / "set", task="motion", num_train=10, num_val=5, num_frames=8, frame_size=16
+    )
     rng = np.random.default_rng(0)
     (root / "videos/train/train_00004.mp4").write_bytes(rng.integers(0, 256, 5000, dtype=np.uint8).tobytes())
     (root / "videos/train/train_00007.mp4").unlink()

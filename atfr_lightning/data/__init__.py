@@ -10,14 +10,21 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
-    "CLASS_NAMES": "synthetic",
-    "SyntheticClip": "synthetic",
+    "TASKS": "synthetic",
+    "RenderedClip": "synthetic",
     "SyntheticParams": "synthetic",
-    "compute_need": "synthetic",
+    "class_names": "synthetic",
     "ensure_synthetic_dataset": "synthetic",
-    "make_clip": "synthetic",
+    "render_clip": "synthetic",
     "render_frames": "synthetic",
     "synthetic_dataset_dir": "synthetic",
+    "CUE_CLASS_NAMES": "synthetic_cue",
+    "CueClip": "synthetic_cue",
+    "make_cue_clip": "synthetic_cue",
+    "MOTION_CLASS_NAMES": "synthetic_motion",
+    "MotionClip": "synthetic_motion",
+    "compute_need": "synthetic_motion",
+    "make_motion_clip": "synthetic_motion",
     "VideoDataset": "video_dataset",
     "VideoDecodeWarning": "video_dataset",
     "VideoEntry": "video_dataset",
@@ -76,15 +83,17 @@ if TYPE_CHECKING:
     from atfr_lightning.data.samplers import EpochShuffleSampler
     from atfr_lightning.data.sampling import clip_frame_indices, item_generator
     from atfr_lightning.data.synthetic import (
-        CLASS_NAMES,
-        SyntheticClip,
+        TASKS,
+        RenderedClip,
         SyntheticParams,
-        compute_need,
+        class_names,
         ensure_synthetic_dataset,
-        make_clip,
+        render_clip,
         render_frames,
         synthetic_dataset_dir,
     )
+    from atfr_lightning.data.synthetic_cue import CUE_CLASS_NAMES, CueClip, make_cue_clip
+    from atfr_lightning.data.synthetic_motion import MOTION_CLASS_NAMES, MotionClip, compute_need, make_motion_clip
     from atfr_lightning.data.transforms import (
         KINETICS_MEAN,
         KINETICS_STD,

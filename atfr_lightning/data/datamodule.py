@@ -8,11 +8,13 @@ from pathlib import Path
 from atfr_lightning.data.annotations import VideoRecord
 from atfr_lightning.data.base import VideoDataModule
 from atfr_lightning.data.synthetic import (
-    CLASS_NAMES,
+    TASKS,
+    class_names,
     ensure_synthetic_dataset,
     is_complete,
     synthetic_dataset_dir,
 )
+from atfr_lightning.data.synthetic_cue import CUE_MIN_FRAME_SIZE
 from atfr_lightning.data.video_dataset import parse_video_list
 
 
@@ -24,26 +26,38 @@ def _check(name: str, value: object, ok: bool, expected: str) -> None:
 class SyntheticDataModule(VideoDataModule):
     """Train/val loaders over the synthetic action dataset, generated on first use.
 
+    ``task`` picks what the clips show (see ``atfr_lightning.data.synthetic``): ``"cue"``, the
+    primary task ("which pattern is shown with the cue": horizontal stripes, vertical stripes,
+    checkerboard, ring, cue alone), or ``"motion"``, the order-sensitive stress task (direction
+    of the last motion phase: moving up, down, left, right, staying still). Both have 5
+    classes; :meth:`load_class_names` returns the task's names in label order.
+
     Batches are dicts::
 
         {"video": (N, 3, num_frames, crop_size, crop_size) float32, normalised,
-         "label": (N,) int64 in 0..4,
+         "label": (N,) int64 in 0..4, an index into the task's class names,
          "video_index": (N,) int64, the row in train.csv / val.csv (and *_meta.jsonl),
          "view_index": (N,) int64, always 0 (one view per clip),
          "decode_failures": (N, F) int64, clips skipped for each item (see VideoDataModule)}
 
     Every frame of a clip is used (sampling rate 1), frames are not rescaled, training
-    takes a random crop and never flips (a flip swaps "moving left" and "moving right"),
-    validation the centre crop. The val split also serves ``test_dataloader`` and
+    takes a random crop and never flips, validation the centre crop. A flip would change the
+    label's meaning in both tasks: for the cue task it moves the cue into the left half, where
+    the patterns are (the halves tell the cue from the pattern); for the motion task it swaps
+    "moving left" and "moving right". The val split also serves ``test_dataloader`` and
     ``predict_dataloader`` (one centre view per clip).
+
+    For the cue task keep ``crop_size = frame_size`` (the default): a smaller random crop can
+    cut the cue or the pattern, which sit anywhere in their half, out of the frame.
 
     Args:
         root: Dataset folder; ``None`` uses the cache (``$ATFR_CACHE_DIR`` or
             ``~/.cache/atfr_lightning``) ``/synthetic/<hash of the parameters>``.
+        task: ``"cue"`` (primary) or ``"motion"`` (order-sensitive stress task).
         num_train: Train clips.
         num_val: Val clips.
         num_frames: Frames per clip; every frame is fed to the model.
-        frame_size: Height and width of the generated frames (even, >= 16).
+        frame_size: Height and width of the generated frames (even, >= 16; >= 24 for the cue task).
         crop_size: Side of the square crop fed to the model (<= frame_size).
         batch_size: Global batch size, divided by ``trainer.world_size`` per device.
         num_workers: DataLoader worker processes per loader.
@@ -58,6 +72,7 @@ class SyntheticDataModule(VideoDataModule):
         self,
         *,
         root: str | None = None,
+        task: str = "cue",
         num_train: int = 1500,
         num_val: int = 500,
         num_frames: int = 16,
@@ -69,19 +84,26 @@ class SyntheticDataModule(VideoDataModule):
         cache_decoded: bool = True,
         pin_memory: bool = False,
     ) -> None:
+        _check("task", task, task in TASKS, f"one of {', '.join(map(repr, TASKS))}")
         _check("num_train", num_train, isinstance(num_train, int) and num_train >= 1, "an integer >= 1")
         _check("num_val", num_val, isinstance(num_val, int) and num_val >= 1, "an integer >= 1")
         _check(
             "num_frames",
             num_frames,
             isinstance(num_frames, int) and num_frames >= 2,
-            "an integer >= 2 (motion needs two frames)",
+            "an integer >= 2",
         )
         _check(
             "frame_size",
             frame_size,
             isinstance(frame_size, int) and frame_size >= 16 and frame_size % 2 == 0,
             "an even integer >= 16 (H.264 yuv420p needs even sizes)",
+        )
+        _check(
+            "frame_size",
+            frame_size,
+            task != "cue" or frame_size >= CUE_MIN_FRAME_SIZE,
+            f">= {CUE_MIN_FRAME_SIZE} for task 'cue' (a pattern and the cue side by side) or task 'motion'",
         )
         _check(
             "crop_size",
@@ -110,15 +132,17 @@ class SyntheticDataModule(VideoDataModule):
         # persistent-worker iterator finalised that late stalls 5 s per worker.
         self.save_hyperparameters(frame=inspect.currentframe())
         self.root = root
+        self.task = task
         self.num_train = num_train
         self.num_val = num_val
         self.frame_size = frame_size
 
     def load_class_names(self) -> list[str]:
-        return list(CLASS_NAMES)
+        return list(class_names(self.task))
 
-    def _params(self) -> dict[str, int]:
+    def _params(self) -> dict[str, int | str]:
         return {
+            "task": self.task,
             "num_train": self.num_train,
             "num_val": self.num_val,
             "num_frames": self.num_frames,

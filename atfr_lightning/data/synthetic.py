@@ -1,30 +1,32 @@
-"""The synthetic action dataset: textured patterns whose motion direction is the label.
+"""The synthetic action dataset: two tasks, one set of files, cached and generated on demand.
 
-Each clip shows one random texture (a few cosines plus frozen, smoothed noise, random
-contrast, brightness and tint) translating rigidly over a periodic canvas. Appearance is
-drawn independently of the class, so a single frame carries no label information; only
-the motion between frames does. The label is the direction of the clip's *last* motion
-phase, and the clips differ in how much temporal resolution that takes to see:
+Two tasks render the clips (``task`` in :class:`SyntheticParams`); both have 5 balanced classes:
 
-* ``speed`` (log-uniform, 0.5..3 px/frame) sets how far the pattern moves per step;
-* stop-and-go bursts insert exactly repeated frames inside moving phases;
-* 1-3 phases per clip: a moving clip may first hold still or move in another direction
-  before its last phase, so a short late phase needs a fine temporal sampling to be seen
-  at all, while long holds make many frames redundant.
+* ``"cue"`` (primary, :mod:`atfr_lightning.data.synthetic_cue`): "which pattern is shown with
+  the cue". Patterns (stripes, checkerboard, ring) follow each other in the left half, a disk
+  flashes once in the right half; the label is the pattern shown while the disk is, or "cue
+  alone". The label is a function of the set of frames, never of their order, so SGS (a set
+  function of its slices) can represent it, while a uniform subsampling misses a short cue.
+* ``"motion"`` (stress, :mod:`atfr_lightning.data.synthetic_motion`): the direction of the
+  clip's *last* motion phase. It depends on the order of the phases, which SGS discards: kept
+  as an order-sensitive stress task.
 
-On disk the set looks like a small Kinetics copy read through PySlowFast-style lists::
+This module holds what both share: the parameters and their cache key, the balanced labels,
+the seeding of each clip, H.264 writing, the lists, the side-car metadata, atomic generation
+and the command line. On disk the set looks like a small Kinetics copy read through
+PySlowFast-style lists::
 
     root/
       videos/train/train_00000.mp4 ...   H.264 (libx264, yuv420p), num_frames frames at fps
       videos/val/val_00000.mp4 ...
       train.csv, val.csv                 "<relative path> <label>" per line, 0-based labels
-      classnames.json                    {"moving up": 0, ...}
+      classnames.json                    {"horizontal stripes": 0, ...} (the task's classes)
       train_meta.jsonl, val_meta.jsonl   per-clip side-car metadata, never read for training
       complete.json                      completion marker holding the generation parameters
 
 Generate it with :func:`ensure_synthetic_dataset` (cached, atomic) or from a shell::
 
-    python -m atfr_lightning.data.synthetic --root DIR [--num-train N --num-val N ...]
+    python -m atfr_lightning.data.synthetic --root DIR [--task cue|motion --num-train N --num-val N ...]
 """
 
 from __future__ import annotations
@@ -42,38 +44,38 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
 
-CLASS_NAMES: tuple[str, ...] = (
-    "moving up",
-    "moving down",
-    "moving left",
-    "moving right",
-    "staying still",
-)
-STILL_LABEL = 4
+from atfr_lightning.data.synthetic_cue import CUE_CLASS_NAMES, CUE_MIN_FRAME_SIZE, make_cue_clip
+from atfr_lightning.data.synthetic_motion import MOTION_CLASS_NAMES, make_motion_clip
 
-# (dx, dy) of the pattern per moving step, in image coordinates (y grows downwards).
-_DIRECTIONS: dict[int, tuple[int, int]] = {0: (0, -1), 1: (0, 1), 2: (-1, 0), 3: (1, 0), 4: (0, 0)}
+TASKS: tuple[str, ...] = ("cue", "motion")
+_CLASS_NAMES: dict[str, tuple[str, ...]] = {"cue": CUE_CLASS_NAMES, "motion": MOTION_CLASS_NAMES}
+# Both tasks have this many classes; clip_label balances them in blocks of this size.
+NUM_CLASSES = 5
 
 # Bump when the rendering or the metadata change: it is part of the cache key, so stale
 # cached datasets are never reused for a new definition.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 MARKER_NAME = "complete.json"
 
 # x264 quality: crf 10 keeps the decoded frames within a few grey levels of the rendered
 # ones (the remaining error is mostly yuv420p chroma subsampling) at ~10 KB per clip.
 _CRF = 10
-_SPEED_RANGE = (0.5, 3.0)
-_MAX_PHASES = 3
-# The last phase spans at least this many steps: shorter ones were not learnable by a small
-# X3D within the quickstart's CPU budget (measured), yet short late phases still need many bins.
-_MIN_LAST_STEPS = 4
-# Earlier phases hold still with this probability, else move in another direction.
-_EARLIER_STILL_PROBABILITY = 0.75
-_STOP_AND_GO_PROBABILITY = 0.5
+
+
+def _check_task(task: object) -> None:
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {', '.join(map(repr, TASKS))}, got {task!r}")
+
+
+def class_names(task: str) -> tuple[str, ...]:
+    """Class names of ``task`` in label order (index = label)."""
+    _check_task(task)
+    return _CLASS_NAMES[task]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,14 +83,17 @@ class SyntheticParams:
     """Everything that determines the generated dataset (and so its cache key).
 
     Args:
+        task: Which task renders the clips: ``"cue"`` (primary) or ``"motion"`` (stress).
         num_train: Clips in the train split.
         num_val: Clips in the val split.
-        num_frames: Frames per clip, ``T`` (at least 2: motion needs two frames).
-        frame_size: Height and width ``H = W`` of the square frames (even, for yuv420p).
+        num_frames: Frames per clip, ``T`` (at least 2).
+        frame_size: Height and width ``H = W`` of the square frames (even, for yuv420p;
+            >= 16, and >= 24 for the cue task).
         fps: Frame rate written into the mp4 files (does not change the pixels).
         seed: Seed of the whole set; same seed, same frames, lists and metadata.
     """
 
+    task: str = "cue"
     num_train: int = 1500
     num_val: int = 500
     num_frames: int = 16
@@ -97,6 +102,7 @@ class SyntheticParams:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        _check_task(self.task)
         for name, minimum in (("num_train", 1), ("num_val", 1), ("num_frames", 2), ("fps", 1), ("seed", 0)):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
@@ -106,84 +112,16 @@ class SyntheticParams:
                 f"frame_size must be an even integer >= 16 (H.264 yuv420p needs even sizes), "
                 f"got {self.frame_size!r}"
             )
+        if self.task == "cue" and self.frame_size < CUE_MIN_FRAME_SIZE:
+            raise ValueError(
+                f"frame_size must be >= {CUE_MIN_FRAME_SIZE} for task 'cue' (a pattern and the cue side by side), "
+                f"got {self.frame_size}: use a larger frame_size or task='motion'"
+            )
 
     def cache_key(self) -> str:
         """Short stable hash of the parameters and the generator version."""
         payload = json.dumps({**dataclasses.asdict(self), "generator_version": GENERATOR_VERSION}, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:12]
-
-
-@dataclass(frozen=True)
-class SyntheticClip:
-    """One rendered clip and the facts about it that the side-car metadata records.
-
-    Attributes:
-        frames: ``(T, H, W, 3)`` uint8 RGB frames, exactly as they are encoded.
-        label: Class index, the direction of the last phase.
-        speed: Pattern displacement per moving step, in pixels.
-        moving_fraction: Fraction of the ``T - 1`` frame-to-frame steps that move.
-        num_phases: Number of motion phases (1-3).
-        phase_labels: Class index of each phase, the last one equals ``label``.
-        last_phase_start: First frame of the last phase; steps ``last_phase_start ..
-            T - 2`` (frame ``t`` to ``t + 1``) belong to it.
-        need: See :func:`compute_need`.
-    """
-
-    frames: np.ndarray
-    label: int
-    speed: float
-    moving_fraction: float
-    num_phases: int
-    phase_labels: tuple[int, ...]
-    last_phase_start: int
-    need: int
-
-
-def sampled_frame_indices(num_frames: int, num_samples: int) -> np.ndarray:
-    """Indices of ``num_samples`` uniformly spaced frames: ``round(linspace(0, T - 1, k))``.
-
-    Rounding is numpy's (half to even). ``transforms.uniform_temporal_indices`` uses the same
-    rule, so ``need`` speaks about exactly the frames the data pipeline would pick.
-    """
-    return np.round(np.linspace(0.0, num_frames - 1, num_samples)).astype(np.int64)
-
-
-def compute_need(*, step_moves: Sequence[bool], last_phase_start: int, still: bool) -> int:
-    """Smallest number of uniformly spaced frames that still determines the label.
-
-    A clip of ``T`` frames has ``T - 1`` steps; ``step_moves[t]`` says whether the pattern
-    moves between frames ``t`` and ``t + 1``. The last phase starts at frame ``b =
-    last_phase_start`` and owns steps ``b .. T - 2``. ``need`` is the smallest ``k`` in
-    ``1..T`` such that the frames ``round(linspace(0, T - 1, k))`` contain two consecutive
-    samples ``i < j`` with ``i >= b`` (both inside the last phase) that
-
-    * differ, for a moving class (some step in ``i .. j - 1`` moves), or
-    * are identical, for "staying still" (no step in ``i .. j - 1`` moves).
-
-    ``k = 1`` never qualifies (one frame shows no motion). Every clip the generator makes
-    has ``need <= T`` by construction.
-
-    Raises:
-        ValueError: if even the full frame rate does not determine the label.
-    """
-    moves = np.asarray(step_moves, dtype=bool)
-    num_frames = len(moves) + 1
-    if not 0 <= last_phase_start < num_frames - 1:
-        raise ValueError(
-            f"last_phase_start must be in 0..{num_frames - 2} for {num_frames} frames, got {last_phase_start}"
-        )
-    # moved_before[t] = number of moving steps among steps 0..t-1, so a pair (i, j) moves iff
-    # moved_before[j] > moved_before[i].
-    moved_before = np.concatenate([[0], np.cumsum(moves)])
-    for num_samples in range(2, num_frames + 1):
-        indices = sampled_frame_indices(num_frames, num_samples)
-        for i, j in zip(indices[:-1], indices[1:]):
-            if i < last_phase_start:
-                continue
-            differ = moved_before[j] > moved_before[i]
-            if differ != still:
-                return num_samples
-    raise ValueError("the label is not determined even at the full frame rate")
 
 
 def _split_code(split: str) -> int:
@@ -194,144 +132,75 @@ def clip_label(*, seed: int, split: str, index: int) -> int:
     """Class of clip ``index``: every aligned block of 5 clips holds each class once.
 
     The order inside a block is a seeded permutation, so the classes are balanced, differ
-    between seeds, and one clip's label does not depend on the split size.
+    between seeds, and one clip's label does not depend on the split size. It does not
+    depend on the task either: both tasks have :data:`NUM_CLASSES` classes.
     """
-    block_rng = np.random.default_rng([seed, _split_code(split), index // len(CLASS_NAMES), 1])
-    return int(block_rng.permutation(len(CLASS_NAMES))[index % len(CLASS_NAMES)])
+    block_rng = np.random.default_rng([seed, _split_code(split), index // NUM_CLASSES, 1])
+    return int(block_rng.permutation(NUM_CLASSES)[index % NUM_CLASSES])
 
 
-def _texture(rng: np.random.Generator, canvas: int) -> np.ndarray:
-    """Periodic ``(canvas, canvas)`` texture with zero mean and unit standard deviation."""
-    grid = np.arange(canvas) / canvas
-    yy, xx = np.meshgrid(grid, grid, indexing="ij")
-    cosines = np.zeros((canvas, canvas))
-    for _ in range(int(rng.integers(2, 5))):
-        # Integer frequencies keep the canvas periodic, so wrap-around shows no seam.
-        fx, fy = 0, 0
-        while fx == 0 and fy == 0:
-            fx, fy = (int(v) for v in rng.integers(-4, 5, size=2))
-        cosines += rng.uniform(0.3, 1.0) * np.cos(2 * np.pi * (fx * xx + fy * yy) + rng.uniform(0, 2 * np.pi))
-    # Frozen noise: drawn once per clip and moving with the pattern. Smoothing it keeps the
-    # texture band-limited, so sub-pixel Fourier shifts are exact and H.264 keeps it.
-    freqs = np.fft.fftfreq(canvas)
-    sigma = rng.uniform(0.7, 1.5)
-    lowpass = np.exp(-2 * (np.pi * sigma) ** 2 * (freqs[:, None] ** 2 + freqs[None, :] ** 2))
-    noise = np.real(np.fft.ifft2(np.fft.fft2(rng.standard_normal((canvas, canvas))) * lowpass))
-    texture = cosines / cosines.std() + rng.uniform(0.5, 1.0) * noise / noise.std()
-    return (texture - texture.mean()) / texture.std()
+@dataclass(frozen=True)
+class RenderedClip:
+    """One rendered clip of either task.
 
-
-def _phases(rng: np.random.Generator, label: int, num_steps: int) -> tuple[list[int], list[int]]:
-    """Phase classes and lengths (in steps); the last phase has class ``label``."""
-    num_phases = int(rng.integers(1, _MAX_PHASES + 1))
-    # Earlier phases get >= 2 steps so their motion is visible; drop phases that do not fit.
-    num_phases = max(1, min(num_phases, 1 + (num_steps - _MIN_LAST_STEPS) // 2))
-    if label == STILL_LABEL:
-        # "staying still" is still throughout: a still last phase after motion could only be
-        # told from a moving clip by temporal order, which SGS's similarity ordering discards.
-        return [label], [num_steps]
-    labels = [label]
-    for _ in range(num_phases - 1):
-        # Earlier phases mostly hold still; sometimes they move in another direction (never
-        # the label's, never the next phase's, or two phases would merge into one).
-        if labels[0] != STILL_LABEL and rng.random() < _EARLIER_STILL_PROBABILITY:
-            labels.insert(0, STILL_LABEL)
-            continue
-        candidates = [c for c in range(len(CLASS_NAMES)) if c not in (label, labels[0], STILL_LABEL)]
-        labels.insert(0, int(rng.choice(candidates)))
-    if num_phases == 1:
-        return labels, [num_steps]
-    # The last phase gets _MIN_LAST_STEPS..(rest) steps (4 steps of 15 need 5 of 16 frames or more).
-    last_steps = int(rng.integers(min(_MIN_LAST_STEPS, num_steps), num_steps - 2 * (num_phases - 1) + 1))
-    spare = num_steps - last_steps - 2 * (num_phases - 1)
-    # Random composition of the spare steps over the earlier phases.
-    extra = np.bincount(rng.integers(0, num_phases - 1, size=spare), minlength=num_phases - 1)
-    return labels, [2 + int(e) for e in extra] + [last_steps]
-
-
-def _phase_moves(rng: np.random.Generator, num_steps: int, *, is_last: bool, stop_and_go: bool) -> np.ndarray:
-    """Which steps of one moving phase move: bursts separated by exactly repeated frames."""
-    moves = np.ones(num_steps, dtype=bool)
-    if stop_and_go:
-        step = 0
-        while step < num_steps:
-            step += int(rng.integers(1, 4))  # a burst of motion
-            hold = int(rng.integers(1, 5))
-            moves[step : step + hold] = False
-            step += hold
-    # The first step of a phase moves, and (except at the very end) so does its last one:
-    # a phase boundary is then visible in the frames, which is what `need` assumes.
-    moves[0] = True
-    if not is_last:
-        moves[-1] = True
-    return moves
-
-
-def make_clip(*, seed: int, split: str, index: int, num_frames: int = 16, frame_size: int = 32) -> SyntheticClip:
-    """Render clip ``index`` of ``split`` without writing anything.
-
-    Deterministic: the clip's generator is seeded from ``(seed, split, index)``, so the same
-    arguments give byte-identical frames on the same platform.
-
-    Returns:
-        A :class:`SyntheticClip` whose ``frames`` are ``(num_frames, frame_size, frame_size, 3)`` uint8.
+    Attributes:
+        frames: ``(T, H, W, 3)`` uint8 RGB frames, exactly as they are encoded.
+        label: Class index into :func:`class_names` of the task.
+        metadata: The clip's side-car record without its path: ``label``, ``class_name`` and
+            the task's fields (cue: ``patterns``, ``cue_onset``, ``cue_frames``, ``need``,
+            ``need_average``; motion: ``speed``, ``moving_fraction``, ``num_phases``,
+            ``phase_labels``, ``last_phase_start``, ``need``).
     """
-    if num_frames < 2:
-        raise ValueError(f"num_frames must be >= 2 (motion needs two frames), got {num_frames}")
+
+    frames: np.ndarray
+    label: int
+    metadata: dict[str, Any]
+
+
+def render_clip(*, task: str, seed: int, split: str, index: int, num_frames: int, frame_size: int) -> RenderedClip:
+    """Render clip ``index`` of ``split`` for ``task`` without writing anything.
+
+    Deterministic: the label comes from :func:`clip_label` and the clip's generator is
+    seeded from ``(seed, split, index)``, so the same arguments give byte-identical frames
+    and metadata on the same platform.
+    """
+    _check_task(task)
     label = clip_label(seed=seed, split=split, index=index)
     rng = np.random.default_rng([seed, _split_code(split), index, 0])
-    canvas = 2 * frame_size
-    texture = _texture(rng, canvas)
-    num_steps = num_frames - 1
-    phase_labels, phase_lengths = _phases(rng, label, num_steps)
-    speed = float(np.exp(rng.uniform(np.log(_SPEED_RANGE[0]), np.log(_SPEED_RANGE[1]))))
-    stop_and_go = bool(rng.random() < _STOP_AND_GO_PROBABILITY)
-
-    step_moves, step_dirs = [], []
-    for phase, (phase_label, length) in enumerate(zip(phase_labels, phase_lengths)):
-        if phase_label == STILL_LABEL:
-            moves = np.zeros(length, dtype=bool)
-        else:
-            moves = _phase_moves(rng, length, is_last=phase == len(phase_labels) - 1, stop_and_go=stop_and_go)
-        step_moves.append(moves)
-        step_dirs.append(np.tile(np.array(_DIRECTIONS[phase_label], dtype=float), (length, 1)))
-    moves = np.concatenate(step_moves)
-    # (T-1, 2) displacement per step -> (T, 2) pattern position; a held step adds exactly 0.0,
-    # so held frames get bit-identical positions and so bit-identical pixels.
-    displacement = np.concatenate(step_dirs) * speed * moves[:, None]
-    positions = rng.uniform(0, canvas, size=2) + np.concatenate([np.zeros((1, 2)), np.cumsum(displacement, axis=0)])
-
-    # Sub-pixel rigid translation by a Fourier phase ramp on the periodic canvas.
-    unique_positions, frame_to_unique = np.unique(positions, axis=0, return_inverse=True)
-    freqs = np.fft.fftfreq(canvas)
-    spectrum = np.fft.fft2(texture)
-    ramp_x = np.exp(-2j * np.pi * freqs[None, :] * unique_positions[:, 0:1])  # (U, canvas)
-    ramp_y = np.exp(-2j * np.pi * freqs[None, :] * unique_positions[:, 1:2])  # (U, canvas)
-    shifted = np.real(np.fft.ifft2(spectrum[None] * ramp_y[:, :, None] * ramp_x[:, None, :]))
-    window = shifted[:, :frame_size, :frame_size]  # (U, H, W)
-
-    base = rng.uniform(90, 165)
-    tint = base * (1 + rng.uniform(-0.15, 0.15, size=3))
-    contrast = rng.uniform(22, 45) * rng.uniform(0.8, 1.2, size=3)
-    rgb = tint + contrast * window[..., None]  # (U, H, W, 3)
-    frames = np.clip(np.round(rgb), 0, 255).astype(np.uint8)[frame_to_unique.reshape(-1)]
-
-    last_phase_start = num_steps - phase_lengths[-1]
-    return SyntheticClip(
-        frames=frames,
-        label=label,
-        speed=speed,
-        moving_fraction=float(moves.mean()),
-        num_phases=len(phase_labels),
-        phase_labels=tuple(phase_labels),
-        last_phase_start=last_phase_start,
-        need=compute_need(step_moves=moves, last_phase_start=last_phase_start, still=label == STILL_LABEL),
-    )
+    names = class_names(task)
+    if task == "cue":
+        cue = make_cue_clip(rng=rng, label=label, num_frames=num_frames, frame_size=frame_size)
+        metadata = {
+            "label": label,
+            "class_name": names[label],
+            "patterns": [list(pattern) for pattern in cue.patterns],
+            "cue_onset": cue.cue_onset,
+            "cue_frames": cue.cue_frames,
+            "need": cue.need,
+            "need_average": cue.need_average,
+        }
+        return RenderedClip(frames=cue.frames, label=label, metadata=metadata)
+    motion = make_motion_clip(rng=rng, label=label, num_frames=num_frames, frame_size=frame_size)
+    metadata = {
+        "label": label,
+        "class_name": names[label],
+        "speed": round(motion.speed, 6),
+        "moving_fraction": round(motion.moving_fraction, 6),
+        "num_phases": motion.num_phases,
+        "phase_labels": list(motion.phase_labels),
+        "last_phase_start": motion.last_phase_start,
+        "need": motion.need,
+    }
+    return RenderedClip(frames=motion.frames, label=label, metadata=metadata)
 
 
-def render_frames(*, seed: int, split: str, index: int, num_frames: int = 16, frame_size: int = 32) -> np.ndarray:
-    """The ``(T, H, W, 3)`` uint8 frames of one clip, as :func:`make_clip` renders them."""
-    return make_clip(seed=seed, split=split, index=index, num_frames=num_frames, frame_size=frame_size).frames
+def render_frames(
+    *, seed: int, split: str, index: int, num_frames: int = 16, frame_size: int = 32, task: str = "cue"
+) -> np.ndarray:
+    """The ``(T, H, W, 3)`` uint8 frames of one clip, as :func:`render_clip` renders them."""
+    return render_clip(
+        task=task, seed=seed, split=split, index=index, num_frames=num_frames, frame_size=frame_size
+    ).frames
 
 
 def write_mp4(path: str | Path, frames: np.ndarray, *, fps: int) -> None:
@@ -352,24 +221,18 @@ def _write_split(directory: Path, *, split: str, num_clips: int, params: Synthet
     video_dir.mkdir(parents=True)
     list_lines, meta_lines = [], []
     for index in range(num_clips):
-        clip = make_clip(
-            seed=params.seed, split=split, index=index, num_frames=params.num_frames, frame_size=params.frame_size
+        clip = render_clip(
+            task=params.task,
+            seed=params.seed,
+            split=split,
+            index=index,
+            num_frames=params.num_frames,
+            frame_size=params.frame_size,
         )
         relative = f"videos/{split}/{split}_{index:05d}.mp4"
         write_mp4(directory / relative, clip.frames, fps=params.fps)
         list_lines.append(f"{relative} {clip.label}\n")
-        meta = {
-            "path": relative,
-            "label": clip.label,
-            "class_name": CLASS_NAMES[clip.label],
-            "speed": round(clip.speed, 6),
-            "moving_fraction": round(clip.moving_fraction, 6),
-            "num_phases": clip.num_phases,
-            "phase_labels": list(clip.phase_labels),
-            "last_phase_start": clip.last_phase_start,
-            "need": clip.need,
-        }
-        meta_lines.append(json.dumps(meta) + "\n")
+        meta_lines.append(json.dumps({"path": relative, **clip.metadata}) + "\n")
     (directory / f"{split}.csv").write_text("".join(list_lines))
     (directory / f"{split}_meta.jsonl").write_text("".join(meta_lines))
 
@@ -388,7 +251,8 @@ def _read_marker(root: Path) -> dict[str, object] | None:
 def _generate_into(directory: Path, params: SyntheticParams) -> None:
     _write_split(directory, split="train", num_clips=params.num_train, params=params)
     _write_split(directory, split="val", num_clips=params.num_val, params=params)
-    (directory / "classnames.json").write_text(json.dumps({name: i for i, name in enumerate(CLASS_NAMES)}, indent=2))
+    names = {name: i for i, name in enumerate(class_names(params.task))}
+    (directory / "classnames.json").write_text(json.dumps(names, indent=2))
     # Written last: its presence is what marks the folder as complete.
     (directory / MARKER_NAME).write_text(json.dumps(_marker_content(params), indent=2, sort_keys=True))
 
@@ -398,7 +262,7 @@ def default_cache_root() -> Path:
     return Path(os.environ.get("ATFR_CACHE_DIR", "~/.cache/atfr_lightning")).expanduser()
 
 
-def synthetic_dataset_dir(*, root: str | Path | None = None, **params: int) -> Path:
+def synthetic_dataset_dir(*, root: str | Path | None = None, **params: int | str) -> Path:
     """Folder :func:`ensure_synthetic_dataset` uses: ``root`` or ``<cache>/synthetic/<hash>``."""
     config = SyntheticParams(**params)
     if root is not None:
@@ -406,18 +270,18 @@ def synthetic_dataset_dir(*, root: str | Path | None = None, **params: int) -> P
     return default_cache_root() / "synthetic" / config.cache_key()
 
 
-def is_complete(root: str | Path, **params: int) -> bool:
+def is_complete(root: str | Path, **params: int | str) -> bool:
     """Whether ``root`` holds a complete dataset generated with exactly these parameters."""
     return _read_marker(Path(root)) == _marker_content(SyntheticParams(**params))
 
 
-def ensure_synthetic_dataset(*, root: str | Path | None = None, **params: int) -> Path:
+def ensure_synthetic_dataset(*, root: str | Path | None = None, **params: int | str) -> Path:
     """Generate the synthetic dataset once and return its folder.
 
     Args:
         root: Dataset folder. ``None`` uses ``$ATFR_CACHE_DIR`` (default
             ``~/.cache/atfr_lightning``) ``/synthetic/<hash of params>``.
-        **params: Fields of :class:`SyntheticParams` (num_train, num_val, num_frames,
+        **params: Fields of :class:`SyntheticParams` (task, num_train, num_val, num_frames,
             frame_size, fps, seed); missing ones take the defaults.
 
     A folder whose completion marker holds the same parameters is returned as is. Otherwise
@@ -463,6 +327,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m atfr_lightning.data.synthetic", description="Generate the synthetic action dataset."
     )
     parser.add_argument("--root", type=Path, required=True, help="dataset folder to create")
+    parser.add_argument(
+        "--task", choices=TASKS, default=defaults.task, help="cue (primary) or motion (order-sensitive stress task)"
+    )
     parser.add_argument("--num-train", type=int, default=defaults.num_train)
     parser.add_argument("--num-val", type=int, default=defaults.num_val)
     parser.add_argument("--num-frames", type=int, default=defaults.num_frames)
@@ -474,6 +341,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         root = ensure_synthetic_dataset(
             root=args.root,
+            task=args.task,
             num_train=args.num_train,
             num_val=args.num_val,
             num_frames=args.num_frames,
@@ -483,7 +351,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except (ValueError, FileExistsError) as error:
         parser.error(str(error))
-    print(f"synthetic dataset ready in {root} ({time.perf_counter() - start:.1f} s)")
+    print(f"synthetic dataset ({args.task} task) ready in {root} ({time.perf_counter() - start:.1f} s)")
     return 0
 
 
