@@ -22,6 +22,8 @@ def _small_args(tmp_path: Path) -> list[str]:
         "--data.init_args.batch_size=5",
         "--data.init_args.num_workers=0",
         "--model.net.init_args.num_frames=8",
+        # One-epoch runs: SGS from the start (the config's warm start needs more epochs).
+        "--model.sgs_start_epoch=0",
         f"--trainer.default_root_dir={tmp_path / 'run'}",
         "--trainer.enable_progress_bar=false",
     ]
@@ -72,3 +74,22 @@ def test_module_entry_points_print_help(entry):
     result = subprocess.run([sys.executable, *entry, "--help"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "fit" in result.stdout and "validate" in result.stdout
+
+
+def test_main_config_warm_start_and_its_backbone_control(tmp_path, capsys, monkeypatch):
+    """The main job's warm start through the CLI: epoch 0 without SGS, epoch 1 with it; sgs=false runs."""
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    args = [a for a in _small_args(tmp_path) if not a.startswith("--model.sgs_start_epoch")] + [
+        "--trainer.max_epochs=2",
+        "--trainer.limit_train_batches=2",
+        "--model.sgs_start_epoch=1",
+        f"--trainer.logger.init_args.save_dir={tmp_path / 'run'}",
+    ]
+    cli = run_cli(["fit", "--config", CONFIG, *args])
+    assert cli.model.net.sgs_enabled
+    val = json.loads(next(tmp_path.rglob("summary.json")).read_text())["val"]
+    assert 1 <= val["mean_bins"]["sgs"] <= 4  # the config's num_bins
+    control = run_cli(["fit", "--config", CONFIG, *args, "--model.net.init_args.sgs=false",
+                       f"--trainer.default_root_dir={tmp_path / 'control'}",
+                       f"--trainer.logger.init_args.save_dir={tmp_path / 'control'}"])
+    assert control.model.net.sgs is None and control.trainer.current_epoch == 2

@@ -1,9 +1,10 @@
-"""SyntheticDataModule: generation on first use, both tasks, batches, per-device batch size, errors."""
+"""SyntheticDataModule: generation on first use, the three tasks, batches, per-device batch size, errors."""
 
 from __future__ import annotations
 
 import gc
 import json
+import re
 import weakref
 from pathlib import Path
 from types import SimpleNamespace
@@ -42,10 +43,10 @@ def test_prepare_and_batches(root: str) -> None:
     assert (Path(root) / MARKER_NAME).is_file() and dm.dataset_dir == Path(root)
     dm.setup("fit")
     assert dm.num_classes == 5
-    # The default task is the cue task.
-    assert dm.class_names == ["horizontal stripes", "vertical stripes", "checkerboard", "ring", "cue alone"]
+    # The default task is the appear task.
+    assert dm.class_names == ["horizontal stripes", "vertical stripes", "checkerboard", "ring", "nothing"]
     assert json.loads((Path(root) / "classnames.json").read_text()) == {n: i for i, n in enumerate(dm.class_names)}
-    assert json.loads((Path(root) / MARKER_NAME).read_text())["params"]["task"] == "cue"
+    assert json.loads((Path(root) / MARKER_NAME).read_text())["params"]["task"] == "appear"
 
     batch = next(iter(dm.train_dataloader()))
     assert batch["video"].shape == (4, 3, 8, 24, 24) and batch["video"].dtype == torch.float32
@@ -109,8 +110,10 @@ def test_train_transform_never_flips(root: str) -> None:
     dm = SyntheticDataModule(root=root, **SMALL, num_workers=0)
     dm.setup("fit")
     steps = [getattr(step, "func", step) for step in dm.train_dataset.transform.transforms]
-    # A flip would move the cue into the patterns' half (cue task) or swap "moving left" and
-    # "moving right" (motion task).
+    # Never, whatever the task: a flip would move the cue into the patterns' half (cue task) or
+    # swap "moving left" and "moving right" (motion task); the appear task (tested here, the
+    # default) would keep its labels, but is not flipped either.
+    assert dm.task == "appear" and SyntheticDataModule.horizontal_flip is False
     assert horizontal_flip not in steps
     assert random_crop in steps and center_crop in [getattr(s, "func", s) for s in dm.val_dataset.transform.transforms]
 
@@ -130,13 +133,13 @@ def test_hparams_saved_without_keeping_caller_frames(root: str) -> None:
     finally:
         gc.enable()
     assert dm.hparams["batch_size"] == 2 and dm.hparams["root"] == root and dm.hparams["num_frames"] == 8
-    assert dm.hparams["task"] == "cue"
+    assert dm.hparams["task"] == "appear"
 
 
 def test_generates_into_cache_when_root_is_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ATFR_CACHE_DIR", str(tmp_path))
     params = {"num_train": 5, "num_val": 5, "num_frames": 4, "frame_size": 16}
-    # The motion task renders 16 px frames (the cue task needs 24).
+    # The motion task renders 16 px frames (so does the appear task; the cue task needs 24).
     dm = SyntheticDataModule(task="motion", **params, crop_size=16, num_workers=0)
     dm.setup("fit")  # without prepare_data: setup generates what is missing
     assert dm.dataset_dir == tmp_path / "synthetic" / SyntheticParams(task="motion", **params).cache_key()
@@ -146,9 +149,12 @@ def test_generates_into_cache_when_root_is_none(tmp_path: Path, monkeypatch: pyt
     assert json.loads((dm.dataset_dir / "classnames.json").read_text())["staying still"] == 4
     first = json.loads((dm.dataset_dir / "train_meta.jsonl").read_text().splitlines()[0])
     assert "speed" in first and "patterns" not in first
-    # The same parameters for the cue task (at 24 px) live in another folder.
-    cue = SyntheticDataModule(**{**params, "frame_size": 24}, crop_size=24, num_workers=0)
-    assert cue.dataset_dir.parent == dm.dataset_dir.parent and cue.dataset_dir != dm.dataset_dir
+    # The same parameters for the appear task (the default), and for the cue task at 24 px,
+    # live in other folders.
+    appear = SyntheticDataModule(**params, crop_size=16, num_workers=0)
+    cue = SyntheticDataModule(task="cue", **{**params, "frame_size": 24}, crop_size=24, num_workers=0)
+    folders = {dm.dataset_dir, appear.dataset_dir, cue.dataset_dir}
+    assert len(folders) == 3 and {folder.parent for folder in folders} == {dm.dataset_dir.parent}
 
 
 def test_fits_with_a_trainer(root: str, tmp_path: Path) -> None:
@@ -189,8 +195,13 @@ def test_fits_with_a_trainer(root: str, tmp_path: Path) -> None:
     [
         ({"num_frames": 0}, "num_frames=0 is invalid: expected an integer >= 2"),
         ({"frame_size": 31}, "frame_size=31 is invalid: expected an even integer >= 16"),
-        ({"frame_size": 16, "crop_size": 16}, "frame_size=16 is invalid: expected >= 24 for task 'cue'"),
-        ({"task": "colour"}, "task='colour' is invalid: expected one of 'cue', 'motion'"),
+        ({"frame_size": 14, "crop_size": 14}, "frame_size=14 is invalid: expected an even integer >= 16"),
+        (
+            {"task": "cue", "frame_size": 16, "crop_size": 16},
+            "frame_size=16 is invalid: expected >= 24 for task 'cue' "
+            "(smallest frame_size per task: appear 16, cue 24, motion 16)",
+        ),
+        ({"task": "colour"}, "task='colour' is invalid: expected one of 'appear', 'cue', 'motion'"),
         ({"crop_size": 40}, "crop_size=40 is invalid: expected an integer in 1..frame_size=32"),
         ({"crop_size": 0}, "crop_size=0 is invalid"),
         ({"batch_size": 0}, "batch_size=0 is invalid: expected an integer >= 1"),
@@ -201,5 +212,5 @@ def test_fits_with_a_trainer(root: str, tmp_path: Path) -> None:
     ],
 )
 def test_argument_errors(kwargs: dict, message: str) -> None:
-    with pytest.raises(ValueError, match=message.replace(".", r"\.")):
+    with pytest.raises(ValueError, match=re.escape(message)):
         SyntheticDataModule(**kwargs)

@@ -1,8 +1,9 @@
-"""The synthetic action dataset: both tasks' files, determinism, labels, metadata, `need`, cache and CLI."""
+"""The synthetic action dataset: the three tasks' files, determinism, labels, metadata, `need`, cache and CLI."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from atfr_lightning.data import synthetic
 from atfr_lightning.data.synthetic import (
     GENERATOR_VERSION,
     MARKER_NAME,
+    MIN_FRAME_SIZE,
     NUM_CLASSES,
     TASKS,
     SyntheticParams,
@@ -22,14 +24,26 @@ from atfr_lightning.data.synthetic import (
     render_clip,
     render_frames,
 )
+from atfr_lightning.data.synthetic_appear import APPEAR_CLASS_NAMES, make_appear_clip
 from atfr_lightning.data.synthetic_cue import CUE_CLASS_NAMES, make_cue_clip
 from atfr_lightning.data.synthetic_motion import MOTION_CLASS_NAMES, compute_need
 from atfr_lightning.data.video_dataset import decode_video
 
 SMALL = {"num_train": 10, "num_val": 5, "num_frames": 16, "frame_size": 32, "seed": 0}
 EXPECTED_CLASSES = {
+    "appear": {"horizontal stripes": 0, "vertical stripes": 1, "checkerboard": 2, "ring": 3, "nothing": 4},
     "cue": {"horizontal stripes": 0, "vertical stripes": 1, "checkerboard": 2, "ring": 3, "cue alone": 4},
     "motion": {"moving up": 0, "moving down": 1, "moving left": 2, "moving right": 3, "staying still": 4},
+}
+APPEAR_META_FIELDS = {
+    "path",
+    "label",
+    "class_name",
+    "onset",
+    "event_frames",
+    "num_distractors",
+    "background_cut",
+    "need",
 }
 CUE_META_FIELDS = {"path", "label", "class_name", "patterns", "cue_onset", "cue_frames", "need", "need_average"}
 MOTION_META_FIELDS = {
@@ -43,6 +57,7 @@ MOTION_META_FIELDS = {
     "last_phase_start",
     "need",
 }
+NOTHING = 4
 CUE_ALONE = 4
 STILL = 4
 
@@ -69,7 +84,7 @@ def _splits() -> tuple[tuple[str, int], ...]:
     return (("train", SMALL["num_train"]), ("val", SMALL["num_val"]))
 
 
-# --- Both tasks: files, balance, decoding, determinism --------------------------------------
+# --- All tasks: files, balance, decoding, determinism ---------------------------------------
 
 
 @pytest.mark.parametrize("task", TASKS)
@@ -84,6 +99,7 @@ def test_layout_and_lists(datasets: dict[str, Path], task: str) -> None:
             assert sorted(label for _, label in rows[start : start + 5]) == [0, 1, 2, 3, 4], (split, start)
     assert json.loads((dataset / "classnames.json").read_text()) == EXPECTED_CLASSES[task]
     assert dict(zip(class_names(task), range(NUM_CLASSES))) == EXPECTED_CLASSES[task]
+    assert class_names("appear") == APPEAR_CLASS_NAMES
     assert class_names("cue") == CUE_CLASS_NAMES and class_names("motion") == MOTION_CLASS_NAMES
     # The metadata stays out of the training list.
     assert "need" not in (dataset / "train.csv").read_text()
@@ -101,9 +117,9 @@ def test_decoded_frames_match_rendered(datasets: dict[str, Path], task: str) -> 
             assert decoded.shape == rendered.shape == (16, 32, 32, 3)
             # H.264 at crf 10 is nearly transparent, but RGB -> yuv420p halves the chroma
             # resolution and rounds to 8 bits twice: a couple of grey levels on average
-            # (about 1.7 measured on motion clips, 2.1 on cue clips, whose 2-3 px coloured
-            # stripes lose most in chroma). 4/255 still fails on any frame-order or shift
-            # error, which costs tens of grey levels on these textures.
+            # (about 1.7 measured on motion clips, 2.0 on appear and 2.1 on cue clips, whose
+            # 2-3 px coloured stripes lose most in chroma). 4/255 still fails on any
+            # frame-order or shift error, which costs tens of grey levels on these textures.
             error = np.abs(decoded.astype(np.float64) - rendered).mean()
             assert error < 4.0, f"{task} {split} {index}: mean absolute error {error:.2f}"
 
@@ -139,11 +155,175 @@ def test_same_seed_same_data_other_seed_differs(datasets: dict[str, Path], task:
 
 def test_tasks_share_labels_but_not_frames() -> None:
     for index in range(10):
-        cue = render_clip(task="cue", seed=0, split="train", index=index, num_frames=16, frame_size=32)
-        motion = render_clip(task="motion", seed=0, split="train", index=index, num_frames=16, frame_size=32)
-        assert cue.label == motion.label == synthetic.clip_label(seed=0, split="train", index=index)
-        assert not np.array_equal(cue.frames, motion.frames)
-    assert len(CUE_CLASS_NAMES) == len(MOTION_CLASS_NAMES) == NUM_CLASSES
+        clips = [
+            render_clip(task=task, seed=0, split="train", index=index, num_frames=16, frame_size=32) for task in TASKS
+        ]
+        assert {clip.label for clip in clips} == {synthetic.clip_label(seed=0, split="train", index=index)}
+        for i, one in enumerate(clips):
+            for other in clips[i + 1 :]:
+                assert not np.array_equal(one.frames, other.frames)
+    assert len(APPEAR_CLASS_NAMES) == len(CUE_CLASS_NAMES) == len(MOTION_CLASS_NAMES) == NUM_CLASSES
+
+
+# --- Patterns (appear and cue tasks) ----------------------------------------------------------
+
+
+def _classify_patch(patch: np.ndarray) -> int:
+    """Pattern index of a ``(s, s, 3)`` two-colour patch, from its pixels alone.
+
+    The four patterns have the same index in the appear and cue tasks (see EXPECTED_CLASSES).
+    """
+    colours = np.unique(patch.reshape(-1, 3), axis=0)
+    assert len(colours) == 2, f"a patch has two colours, found {len(colours)}"
+    mask = np.all(patch == colours[0], axis=-1)
+    if (mask == mask[:, :1]).all():
+        return CUE_CLASS_NAMES.index("horizontal stripes")  # every row is one colour
+    if (mask == mask[:1, :]).all():
+        return CUE_CLASS_NAMES.index("vertical stripes")
+    if (mask == (mask[:, :1] ^ mask[:1, :] ^ mask[0, 0])).all():
+        return CUE_CLASS_NAMES.index("checkerboard")  # the XOR of a row and a column pattern
+    return CUE_CLASS_NAMES.index("ring")
+
+
+# --- The appear task ---------------------------------------------------------------------------
+
+# More clips than the files above (rendering only, no encoding): enough of every kind of clip.
+APPEAR_RENDERED = (("train", 60), ("val", 40))
+
+
+def _patterned_change(frames: np.ndarray, shown: int, reference: int) -> tuple[slice, slice] | None:
+    """The box where frame ``shown`` differs from frame ``reference``, if it holds a pattern; else None.
+
+    A pattern here is a square of exactly two colours that alternate in 2 px stripes or cells:
+    at 32 px a pattern is 10-14 px wide, so it changes colour at least 4 times along some row or
+    column. Two plain distractors, one over the other, can also make a two-colour square, but
+    with at most 2 changes along any line; a background cut makes a region of many colours.
+    """
+    changed = np.any(frames[shown] != frames[reference], axis=-1)  # (H, W)
+    if not changed.any():
+        return None
+    ys, xs = np.nonzero(changed)
+    box = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
+    region = frames[shown][box]  # (s, s, 3) when it is a patch
+    colours = np.unique(region.reshape(-1, 3), axis=0)
+    if region.shape[0] != region.shape[1] or len(colours) != 2:
+        return None
+    mask = np.all(region == colours[0], axis=-1)
+    changes = max((mask[:, 1:] != mask[:, :-1]).sum(axis=1).max(), (mask[1:] != mask[:-1]).sum(axis=0).max())
+    return box if changes >= 3 else None
+
+
+def _need_by_slow_loop(pattern_frames: range, num_frames: int) -> int:
+    """Smallest k whose frames round(linspace(0, T - 1, k)) include a pattern frame (1 if there is none)."""
+    if not pattern_frames:
+        return 1  # "nothing": any single frame shows that nothing appears
+    return next(
+        k
+        for k in range(1, num_frames + 1)
+        if any(round(x) in pattern_frames for x in np.linspace(0, num_frames - 1, k))  # Python round: half to even
+    )
+
+
+def test_appear_metadata_fields(datasets: dict[str, Path]) -> None:
+    dataset = datasets["appear"]
+    for split, count in _splits():
+        rows = _read_list(dataset / f"{split}.csv")
+        meta = _read_meta(dataset / f"{split}_meta.jsonl")
+        assert len(meta) == len(rows) == count
+        for index, (record, (relative, label)) in enumerate(zip(meta, rows)):
+            assert set(record) == APPEAR_META_FIELDS
+            assert record["path"] == relative and record["label"] == label
+            assert record["class_name"] == APPEAR_CLASS_NAMES[label]
+            assert record["num_distractors"] in (0, 1, 2)
+            assert record["background_cut"] == -1 or 1 <= record["background_cut"] < 16
+            if label == NOTHING:
+                assert (record["onset"], record["event_frames"], record["need"]) == (-1, 0, 1)
+            else:
+                assert 1 <= record["event_frames"] <= 16
+                assert 0 <= record["onset"] and record["onset"] + record["event_frames"] <= 16
+                assert 1 <= record["need"] <= 16
+            # The record is what render_clip reports for the same clip.
+            clip = render_clip(task="appear", seed=0, split=split, index=index, num_frames=16, frame_size=32)
+            assert {"path": relative, **clip.metadata} == record
+
+
+def test_appear_label_from_frames() -> None:
+    """The label follows from the pixels: the patch that appears at the recorded frames, and its pattern."""
+    checked = with_pattern = nothing = 0
+    for split, count in APPEAR_RENDERED:
+        for index in range(count):
+            clip = render_clip(task="appear", seed=0, split=split, index=index, num_frames=16, frame_size=32)
+            frames, meta, label = clip.frames, clip.metadata, clip.label
+            num_frames = len(frames)
+            if label == NOTHING:
+                nothing += 1
+                assert (meta["onset"], meta["event_frames"]) == (-1, 0)
+                # Distractors come and go and the background may cut, but no change between two
+                # consecutive frames, in either direction, reveals a patterned patch.
+                for t in range(1, num_frames):
+                    assert _patterned_change(frames, t, t - 1) is None, (split, index, t)
+                    assert _patterned_change(frames, t - 1, t) is None, (split, index, t)
+                continue
+            with_pattern += 1
+            onset, end = meta["onset"], meta["onset"] + meta["event_frames"]
+            # The event's first frame against the frame before it, its last against the frame after.
+            boundaries = [(onset, onset - 1)] if onset > 0 else []
+            boundaries += [(end - 1, end)] if end < num_frames else []
+            boxes = [box for box in (_patterned_change(frames, *pair) for pair in boundaries) if box is not None]
+            # A distractor or the background cut changing at the same frame hides the patch's
+            # outline; without distractors, a boundary away from the cut must show it.
+            quiet = meta["num_distractors"] == 0 and any(meta["background_cut"] != max(pair) for pair in boundaries)
+            assert boxes or not quiet, (split, index, meta)
+            for box in boxes:
+                patch = frames[onset][box]
+                assert _classify_patch(patch) == label, (split, index, meta)
+                # Static while shown, and shown in exactly the recorded frames.
+                showing = [t for t in range(num_frames) if np.array_equal(frames[t][box], patch)]
+                assert showing == list(range(onset, end)), (split, index, showing, meta)
+            checked += bool(boxes)
+    # Most patches are read off the pixels (measured: 74 of 80; the others start at frame 0
+    # and last the whole clip, or share both boundaries with a distractor or the cut).
+    assert nothing == 20 and with_pattern == 80
+    assert checked >= 0.85 * with_pattern, (checked, with_pattern)
+
+
+def test_appear_need_by_slow_loop() -> None:
+    needs = []
+    for split, count in APPEAR_RENDERED:
+        for index in range(count):
+            meta = render_clip(task="appear", seed=0, split=split, index=index, num_frames=16, frame_size=32).metadata
+            # The pattern frames are the recorded ones (test_appear_label_from_frames checks them
+            # against the pixels); empty for "nothing".
+            pattern_frames = range(meta["onset"], meta["onset"] + meta["event_frames"])
+            need = _need_by_slow_loop(pattern_frames, 16)
+            assert meta["need"] == need, (split, index, meta)
+            needs.append(need)
+    # 1-frame events anywhere in the clip, long ones too: `need` varies from clip to clip.
+    assert len(set(needs)) > 4 and max(needs) > 4, sorted(needs)
+
+
+def test_short_appear_clips_stay_consistent() -> None:
+    # T = 2, 3 at the smallest frame size: the event still fits in the clip, `need` still follows the definition.
+    for num_frames in (2, 3):
+        for index in range(20):
+            clip = render_clip(task="appear", seed=0, split="train", index=index, num_frames=num_frames, frame_size=16)
+            assert clip.frames.shape == (num_frames, 16, 16, 3) and clip.frames.dtype == np.uint8
+            onset, length = clip.metadata["onset"], clip.metadata["event_frames"]
+            if clip.label == NOTHING:
+                assert (onset, length) == (-1, 0)
+            else:
+                assert 0 <= onset and 1 <= length and onset + length <= num_frames
+            assert clip.metadata["need"] == _need_by_slow_loop(range(onset, onset + length), num_frames)
+
+
+def test_make_appear_clip_errors() -> None:
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="frame_size >= 16, got 14"):
+        make_appear_clip(rng=rng, label=0, num_frames=16, frame_size=14)
+    with pytest.raises(ValueError, match="label must be in 0..4, got 5"):
+        make_appear_clip(rng=rng, label=5)
+    with pytest.raises(ValueError, match="num_frames must be >= 1, got 0"):
+        make_appear_clip(rng=rng, label=0, num_frames=0)
 
 
 # --- The cue task ------------------------------------------------------------------------------
@@ -175,20 +355,6 @@ def _cue_frames_from_pixels(frames: np.ndarray) -> tuple[list[int], np.ndarray, 
         if not np.array_equal(right[before], right[after]):
             assert changes and before < changes[0] <= after
     return cue, disk, changes[0] if changes else None
-
-
-def _classify_patch(patch: np.ndarray) -> int:
-    """Pattern index of a ``(s, s, 3)`` two-colour patch, from its pixels alone."""
-    colours = np.unique(patch.reshape(-1, 3), axis=0)
-    assert len(colours) == 2, f"a patch has two colours, found {len(colours)}"
-    mask = np.all(patch == colours[0], axis=-1)
-    if (mask == mask[:, :1]).all():
-        return CUE_CLASS_NAMES.index("horizontal stripes")  # every row is one colour
-    if (mask == mask[:1, :]).all():
-        return CUE_CLASS_NAMES.index("vertical stripes")
-    if (mask == (mask[:, :1] ^ mask[:1, :] ^ mask[0, 0])).all():
-        return CUE_CLASS_NAMES.index("checkerboard")  # the XOR of a row and a column pattern
-    return CUE_CLASS_NAMES.index("ring")
 
 
 def test_cue_metadata_fields(datasets: dict[str, Path]) -> None:
@@ -412,12 +578,12 @@ def test_cache_hit_does_not_regenerate(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setattr(synthetic, "_generate_into", lambda *a, **k: (calls.append(1), real_generate(*a, **k)))
     first = ensure_synthetic_dataset(**params)
     assert first.parent == tmp_path / "cache" / "synthetic"
-    assert first.name == SyntheticParams(**params).cache_key() == SyntheticParams(task="cue", **params).cache_key()
+    assert first.name == SyntheticParams(**params).cache_key() == SyntheticParams(task="appear", **params).cache_key()
     marker_mtime = (first / MARKER_NAME).stat().st_mtime_ns
     second = ensure_synthetic_dataset(**params)
     assert second == first and calls == [1]
     assert (first / MARKER_NAME).stat().st_mtime_ns == marker_mtime
-    # Other parameters get another folder; so does the other task.
+    # Other parameters get another folder; so does another task.
     third = ensure_synthetic_dataset(**{**params, "seed": 2})
     assert third != first and calls == [1, 1]
     motion = ensure_synthetic_dataset(**params, task="motion")
@@ -426,9 +592,11 @@ def test_cache_hit_does_not_regenerate(tmp_path: Path, monkeypatch: pytest.Monke
 
 
 def test_cache_key_differs_between_tasks() -> None:
+    assert TASKS == ("appear", "cue", "motion")
     keys = {task: SyntheticParams(task=task).cache_key() for task in TASKS}
-    assert keys["cue"] != keys["motion"]
-    assert SyntheticParams().task == "cue"
+    assert len(set(keys.values())) == len(TASKS), keys
+    # The default task is the appear task.
+    assert SyntheticParams().task == "appear" and SyntheticParams().cache_key() == keys["appear"]
 
 
 def test_interrupted_generation_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -453,10 +621,11 @@ def test_interrupted_generation_leaves_nothing(tmp_path: Path, monkeypatch: pyte
 
 def test_refuses_to_overwrite_other_content(datasets: dict[str, Path], tmp_path: Path) -> None:
     with pytest.raises(FileExistsError, match="delete that folder"):
-        ensure_synthetic_dataset(root=datasets["cue"], **{**SMALL, "seed": 5})
-    # The same parameters for the other task are other content too.
-    with pytest.raises(FileExistsError, match="delete that folder"):
-        ensure_synthetic_dataset(root=datasets["cue"], task="motion", **SMALL)
+        ensure_synthetic_dataset(root=datasets["appear"], **{**SMALL, "seed": 5})
+    # The same parameters for another task are other content too.
+    for task in ("cue", "motion"):
+        with pytest.raises(FileExistsError, match="delete that folder"):
+            ensure_synthetic_dataset(root=datasets["appear"], task=task, **SMALL)
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "notes.txt").write_text("mine")
     with pytest.raises(FileExistsError, match="other files"):
@@ -464,30 +633,47 @@ def test_refuses_to_overwrite_other_content(datasets: dict[str, Path], tmp_path:
 
 
 @pytest.mark.parametrize(
-    ("name", "value", "match"),
+    ("overrides", "message"),
     [
-        ("num_frames", 1, "num_frames must be an integer >= 2, got 1"),
-        ("frame_size", 33, "frame_size must be an even integer >= 16"),
-        ("num_train", 0, "num_train must be an integer >= 1, got 0"),
-        ("task", "colour", "task must be one of 'cue', 'motion', got 'colour'"),
-        ("frame_size", 16, "frame_size must be >= 24 for task 'cue' .*got 16: use a larger frame_size or task='motion"),
+        ({"num_frames": 1}, "num_frames must be an integer >= 2, got 1"),
+        ({"frame_size": 33}, "frame_size must be an even integer >= 16"),
+        # 16 px, the smallest size of every task, is also the appear task's own minimum.
+        ({"task": "appear", "frame_size": 14}, "frame_size must be an even integer >= 16"),
+        ({"num_train": 0}, "num_train must be an integer >= 1, got 0"),
+        ({"task": "colour"}, "task must be one of 'appear', 'cue', 'motion', got 'colour'"),
+        (
+            {"task": "cue", "frame_size": 16},
+            "frame_size must be >= 24 for task 'cue', got 16: use a larger frame_size or another task "
+            "(smallest frame_size per task: appear 16, cue 24, motion 16)",
+        ),
     ],
 )
-def test_parameter_errors(name: str, value: int | str, match: str, tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=match):
-        ensure_synthetic_dataset(root=tmp_path / "x", **{**SMALL, name: value})
+def test_parameter_errors(overrides: dict[str, int | str], message: str, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        ensure_synthetic_dataset(root=tmp_path / "x", **{**SMALL, **overrides})
     assert not (tmp_path / "x").exists()
 
 
+def test_smallest_frame_size_per_task() -> None:
+    assert MIN_FRAME_SIZE == {"appear": 16, "cue": 24, "motion": 16}
+    for task, size in MIN_FRAME_SIZE.items():
+        assert SyntheticParams(task=task, frame_size=size).frame_size == size
+        frames = render_frames(seed=0, split="train", index=0, num_frames=4, frame_size=size, task=task)
+        assert frames.shape == (4, size, size, 3)
+
+
 def test_bad_task_is_named_everywhere() -> None:
+    with pytest.raises(ValueError, match="'colour'"):
+        SyntheticParams(task="colour")
     with pytest.raises(ValueError, match="'colour'"):
         class_names("colour")
     with pytest.raises(ValueError, match="'colour'"):
         render_clip(task="colour", seed=0, split="train", index=0, num_frames=16, frame_size=32)
     with pytest.raises(ValueError, match="'colour'"):
         render_frames(seed=0, split="train", index=0, task="colour")
-    # frame_size 16 is fine for the motion task.
+    # frame_size 16 is fine for the appear and motion tasks.
     assert SyntheticParams(task="motion", frame_size=16).frame_size == 16
+    assert SyntheticParams(task="appear", frame_size=16).frame_size == 16
 
 
 def test_cli_in_process(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -512,8 +698,8 @@ def test_cli_in_process(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     with pytest.raises(SystemExit):
         synthetic.main(["--root", str(tmp_path / "bad"), "--task", "colour"])
     assert "invalid choice: 'colour'" in capsys.readouterr().err
-    with pytest.raises(SystemExit):  # the default task is cue, which needs 24 px
-        synthetic.main(["--root", str(tmp_path / "bad"), "--frame-size", "16"])
+    with pytest.raises(SystemExit):  # the cue task needs 24 px
+        synthetic.main(["--root", str(tmp_path / "bad"), "--task", "cue", "--frame-size", "16"])
     assert "frame_size must be >= 24 for task 'cue'" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
 
@@ -530,6 +716,6 @@ def test_cli_module_command(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "RuntimeWarning" not in result.stderr  # no double import of the module by runpy
     assert len(_read_list(root / "train.csv")) == 5 and len(_read_list(root / "val.csv")) == 5
-    # The default task is the cue task.
-    assert json.loads((root / "classnames.json").read_text()) == EXPECTED_CLASSES["cue"]
-    assert set(_read_meta(root / "train_meta.jsonl")[0]) == CUE_META_FIELDS
+    # The default task is the appear task.
+    assert json.loads((root / "classnames.json").read_text()) == EXPECTED_CLASSES["appear"]
+    assert set(_read_meta(root / "train_meta.jsonl")[0]) == APPEAR_META_FIELDS

@@ -18,6 +18,9 @@ _EXPORTS = {
     "render_clip": "synthetic",
     "render_frames": "synthetic",
     "synthetic_dataset_dir": "synthetic",
+    "APPEAR_CLASS_NAMES": "synthetic_appear",
+    "AppearClip": "synthetic_appear",
+    "make_appear_clip": "synthetic_appear",
     "CUE_CLASS_NAMES": "synthetic_cue",
     "CueClip": "synthetic_cue",
     "make_cue_clip": "synthetic_cue",
@@ -92,6 +95,7 @@ if TYPE_CHECKING:
         render_frames,
         synthetic_dataset_dir,
     )
+    from atfr_lightning.data.synthetic_appear import APPEAR_CLASS_NAMES, AppearClip, make_appear_clip
     from atfr_lightning.data.synthetic_cue import CUE_CLASS_NAMES, CueClip, make_cue_clip
     from atfr_lightning.data.synthetic_motion import MOTION_CLASS_NAMES, MotionClip, compute_need, make_motion_clip
     from atfr_lightning.data.transforms import (

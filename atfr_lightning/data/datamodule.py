@@ -8,13 +8,13 @@ from pathlib import Path
 from atfr_lightning.data.annotations import VideoRecord
 from atfr_lightning.data.base import VideoDataModule
 from atfr_lightning.data.synthetic import (
+    MIN_FRAME_SIZE,
     TASKS,
     class_names,
     ensure_synthetic_dataset,
     is_complete,
     synthetic_dataset_dir,
 )
-from atfr_lightning.data.synthetic_cue import CUE_MIN_FRAME_SIZE
 from atfr_lightning.data.video_dataset import parse_video_list
 
 
@@ -26,11 +26,16 @@ def _check(name: str, value: object, ok: bool, expected: str) -> None:
 class SyntheticDataModule(VideoDataModule):
     """Train/val loaders over the synthetic action dataset, generated on first use.
 
-    ``task`` picks what the clips show (see ``atfr_lightning.data.synthetic``): ``"cue"``, the
-    primary task ("which pattern is shown with the cue": horizontal stripes, vertical stripes,
-    checkerboard, ring, cue alone), or ``"motion"``, the order-sensitive stress task (direction
-    of the last motion phase: moving up, down, left, right, staying still). Both have 5
-    classes; :meth:`load_class_names` returns the task's names in label order.
+    ``task`` picks what the clips show (see ``atfr_lightning.data.synthetic``):
+
+    * ``"appear"``, the primary task and the default ("which pattern appears": horizontal
+      stripes, vertical stripes, checkerboard, ring, nothing);
+    * ``"cue"``, the conjunction task ("which pattern is shown with the cue": the same four
+      patterns, cue alone), which the small X3D does not learn within the CPU budget;
+    * ``"motion"``, the order-sensitive stress task (direction of the last motion phase:
+      moving up, down, left, right, staying still).
+
+    All have 5 classes; :meth:`load_class_names` returns the task's names in label order.
 
     Batches are dicts::
 
@@ -41,23 +46,27 @@ class SyntheticDataModule(VideoDataModule):
          "decode_failures": (N, F) int64, clips skipped for each item (see VideoDataModule)}
 
     Every frame of a clip is used (sampling rate 1), frames are not rescaled, training
-    takes a random crop and never flips, validation the centre crop. A flip would change the
-    label's meaning in both tasks: for the cue task it moves the cue into the left half, where
-    the patterns are (the halves tell the cue from the pattern); for the motion task it swaps
-    "moving left" and "moving right". The val split also serves ``test_dataloader`` and
-    ``predict_dataloader`` (one centre view per clip).
+    takes a random crop and never flips, whatever the task, validation the centre crop. A
+    flip would change the label's meaning in two tasks: for the cue task it moves the cue into
+    the left half, where the patterns are (the halves tell the cue from the pattern); for the
+    motion task it swaps "moving left" and "moving right". For the appear task a flip would
+    keep the label (a mirrored pattern is the same pattern), but it is not applied either. The
+    val split also serves ``test_dataloader`` and ``predict_dataloader`` (one centre view per clip).
 
-    For the cue task keep ``crop_size = frame_size`` (the default): a smaller random crop can
-    cut the cue or the pattern, which sit anywhere in their half, out of the frame.
+    For the appear and cue tasks keep ``crop_size = frame_size`` (the default): a smaller
+    random crop can cut the pattern or the cue out of the frame (they sit anywhere in the
+    frame, or in the cue task anywhere in their half).
 
     Args:
         root: Dataset folder; ``None`` uses the cache (``$ATFR_CACHE_DIR`` or
             ``~/.cache/atfr_lightning``) ``/synthetic/<hash of the parameters>``.
-        task: ``"cue"`` (primary) or ``"motion"`` (order-sensitive stress task).
+        task: ``"appear"`` (primary, the default), ``"cue"`` (conjunction task, not learned by
+            the small X3D within the CPU budget) or ``"motion"`` (order-sensitive stress task).
         num_train: Train clips.
         num_val: Val clips.
         num_frames: Frames per clip; every frame is fed to the model.
-        frame_size: Height and width of the generated frames (even, >= 16; >= 24 for the cue task).
+        frame_size: Height and width of the generated frames (even; >= 16 for the appear and
+            motion tasks, >= 24 for the cue task).
         crop_size: Side of the square crop fed to the model (<= frame_size).
         batch_size: Global batch size, divided by ``trainer.world_size`` per device.
         num_workers: DataLoader worker processes per loader.
@@ -72,7 +81,7 @@ class SyntheticDataModule(VideoDataModule):
         self,
         *,
         root: str | None = None,
-        task: str = "cue",
+        task: str = "appear",
         num_train: int = 1500,
         num_val: int = 500,
         num_frames: int = 16,
@@ -99,11 +108,12 @@ class SyntheticDataModule(VideoDataModule):
             isinstance(frame_size, int) and frame_size >= 16 and frame_size % 2 == 0,
             "an even integer >= 16 (H.264 yuv420p needs even sizes)",
         )
+        smallest = ", ".join(f"{name} {size}" for name, size in MIN_FRAME_SIZE.items())
         _check(
             "frame_size",
             frame_size,
-            task != "cue" or frame_size >= CUE_MIN_FRAME_SIZE,
-            f">= {CUE_MIN_FRAME_SIZE} for task 'cue' (a pattern and the cue side by side) or task 'motion'",
+            frame_size >= MIN_FRAME_SIZE[task],
+            f">= {MIN_FRAME_SIZE[task]} for task {task!r} (smallest frame_size per task: {smallest})",
         )
         _check(
             "crop_size",

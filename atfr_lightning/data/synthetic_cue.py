@@ -1,4 +1,7 @@
-"""The primary synthetic task, "which pattern is shown with the cue" (an order-free conjunction).
+"""The synthetic conjunction task, "which pattern is shown with the cue" (order-free, harder than ``appear``).
+
+The primary task is ``synthetic_appear``; this one is kept as a GPU-scale task: the small X3D of
+``experiments/synthetic`` does not learn it within the CPU budget (see ``docs/datasets.md``).
 
 Each clip shows a static smooth background. In the left half, a sequence of textured patches
 (horizontal stripes, vertical stripes, checkerboard, ring; random colours, size and position)
@@ -28,6 +31,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from atfr_lightning.data.synthetic_shapes import background, contrasting_colours, pattern_mask
 
 CUE_CLASS_NAMES: tuple[str, ...] = (
     "horizontal stripes",
@@ -64,42 +69,6 @@ class CueClip:
     cue_frames: int
     need: int
     need_average: int
-
-
-def _pattern_mask(kind: int, size: int, period: int, rng: np.random.Generator) -> np.ndarray:
-    """Binary (size, size) mask of pattern ``kind`` with stripes/cells ``period`` px wide."""
-    yy, xx = np.mgrid[0:size, 0:size]
-    phase = int(rng.integers(0, 2 * period))
-    if kind == 0:  # horizontal stripes
-        return ((yy + phase) // period) % 2 == 0
-    if kind == 1:  # vertical stripes
-        return ((xx + phase) // period) % 2 == 0
-    if kind == 2:  # checkerboard
-        return (((yy + phase) // period) + ((xx + phase) // period)) % 2 == 0
-    centre = (size - 1) / 2
-    radius = np.hypot(yy - centre, xx - centre)
-    return (radius // period) % 2 == 0  # ring: concentric bands
-
-
-def _contrasting_colours(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Two RGB colours at least 90 grey levels apart in mean brightness."""
-    while True:
-        a, b = rng.uniform(0, 255, size=(2, 3))
-        if abs(a.mean() - b.mean()) >= 90:
-            return a, b
-
-
-def _background(rng: np.random.Generator, size: int) -> np.ndarray:
-    """(size, size, 3) smooth static background: 3 low-frequency sinusoids, tinted."""
-    grid = np.arange(size) / size
-    yy, xx = np.meshgrid(grid, grid, indexing="ij")
-    field = np.zeros((size, size))
-    for _ in range(3):
-        fy, fx = rng.uniform(-1.5, 1.5, size=2)
-        field += rng.uniform(0.3, 1.0) * np.cos(2 * np.pi * (fx * xx + fy * yy) + rng.uniform(0, 2 * np.pi))
-    field = field / (np.abs(field).max() + 1e-9)
-    tint = rng.uniform(70, 180) * (1 + rng.uniform(-0.2, 0.2, size=3))
-    return tint + rng.uniform(15, 35) * field[..., None]
 
 
 def _durations(rng: np.random.Generator, count: int) -> list[int]:
@@ -210,16 +179,16 @@ def make_cue_clip(*, rng: np.random.Generator, label: int, num_frames: int = 16,
         )
     patterns, cue_onset, cue_frames = _schedule(rng, num_frames, label)
     half = frame_size // 2
-    frames = np.repeat(_background(rng, frame_size)[None], num_frames, axis=0)  # (T, H, W, 3)
+    frames = np.repeat(background(rng, frame_size)[None], num_frames, axis=0)  # (T, H, W, 3)
     if rng.random() < 0.3:  # a background cut: a second static background from a random frame on
         cut = int(rng.integers(1, num_frames))
-        frames[cut:] = _background(rng, frame_size)[None]
+        frames[cut:] = background(rng, frame_size)[None]
     shown = np.full(num_frames, -1)
     for kind, onset, duration in patterns:
         size = int(rng.integers(round(half * 0.62), round(half * 0.88) + 1))  # 10-14 px at 32
         period = int(rng.integers(2, 4))
-        mask = _pattern_mask(kind, size, period, rng)
-        fg, bg = _contrasting_colours(rng)
+        mask = pattern_mask(kind, size, period, rng)
+        fg, bg = contrasting_colours(rng)
         patch = np.where(mask[..., None], fg, bg)
         y = int(rng.integers(0, frame_size - size + 1))
         x = int(rng.integers(0, half - size + 1))

@@ -15,7 +15,7 @@ phase, and the clips differ in how much temporal resolution that takes to see:
 Why it is only the stress task: the label depends on the *order* of the phases, and SGS is
 a set function of its slices (it groups similar slices in any order), so the clips whose
 earlier phase moves in another direction are out of its reach by construction. The primary
-task is ``synthetic_cue``. This module only renders; seeding, labels and files live in
+task is ``synthetic_appear``. This module only renders; seeding, labels and files live in
 ``atfr_lightning.data.synthetic``.
 """
 

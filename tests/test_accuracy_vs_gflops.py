@@ -1,0 +1,59 @@
+"""The accuracy-vs-GFLOPs benchmark end to end on a tiny setting: files, units, and its figures."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from atfr_lightning.flops.counting import count_gflops
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _load_benchmark():
+    spec = importlib.util.spec_from_file_location("accuracy_vs_gflops", REPO / "benchmarks" / "accuracy_vs_gflops.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_tiny_run_writes_consistent_tables_and_plot(tmp_path, monkeypatch):
+    monkeypatch.setenv("ATFR_CACHE_DIR", str(tmp_path / "cache"))
+    bench = _load_benchmark()
+    out = tmp_path / "out"
+    variants = ["backbone", "average_4", "input_quarter", "sgs_default", "sgs_replicate"]
+    bench.main(["--setting", "tiny", "--seeds", "0", "1", "--variants", *variants, "--out", str(out), "--threads", "2"])
+    runs = list(csv.DictReader((out / "runs.csv").open()))
+    summary = list(csv.DictReader((out / "summary.csv").open()))
+    assert [(r["variant"], int(r["seed"])) for r in runs] == [(v, s) for s in (0, 1) for v in variants]
+    assert [s["variant"] for s in summary] == variants
+    for row in summary:
+        values = [float(r["top1"]) for r in runs if r["variant"] == row["variant"]]
+        assert math.isclose(float(row["top1_mean"]), sum(values) / 2, abs_tol=1e-9)
+        assert math.isclose(float(row["top1_std"]), torch.tensor(values).std().item(), abs_tol=1e-9)
+    by_name = {s["variant"]: s for s in summary}
+    assert float(by_name["backbone"]["ratio"]) == 1.0
+    # Fixed rows' GFLOPs equal an independent fvcore count of the plain network at that input.
+    setting = bench.SETTINGS["tiny"]
+    plain = bench.build_net(bench.default_variants(4)["input_quarter"], seed=0, setting=setting, num_classes=5)
+    expected, _ = count_gflops(plain.eval(), (torch.zeros(1, 3, 4, 32, 32),))
+    assert math.isclose(float(by_name["input_quarter"]["gflops_mean"]), expected, rel_tol=1e-6)
+    # SGS rows: B' between 1 and B = 4, cost below the backbone's; replicate padding gives static clips 1 bin.
+    for name in ("sgs_default", "sgs_replicate"):
+        assert 1 <= float(by_name[name]["mean_bins"]) <= 4
+        assert float(by_name[name]["ratio"]) < 1
+    markdown = (out / "summary.md").read_text()
+    assert "GFLOPs per clip (fvcore, multiply-adds)" in markdown and "mean ± std" in markdown
+    assert (out / "accuracy_vs_gflops.png").stat().st_size > 10_000
+
+
+def test_unknown_variant_is_refused(tmp_path):
+    bench = _load_benchmark()
+    with pytest.raises(SystemExit):
+        bench.main(["--setting", "tiny", "--variants", "nonsense", "--out", str(tmp_path)])
