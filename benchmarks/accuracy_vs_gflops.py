@@ -331,6 +331,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/accuracy_vs_gflops"))
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the rows already in OUT/runs.csv and train only the missing (variant, seed) pairs")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -363,18 +365,30 @@ def main(argv: list[str] | None = None) -> None:
     data = ((train_clips, train_labels), (val_clips, val_labels, hard, static))
     device = torch.device(args.device)
     args.out.mkdir(parents=True, exist_ok=True)
-    header = (
-        f"Synthetic task `{args.task}` ({setting.num_train} train / {setting.num_val} val clips, "
-        f"{setting.num_frames} x {setting.frame_size}²), X3D-S architecture at width 1.0 / depth 1.0, setting "
-        f"`{args.setting}`: backbone {setting.backbone_epochs} epochs at lr {setting.lr}, then "
-        f"{setting.finetune_epochs} epochs per row at lr {setting.finetune_lr}; seeds {args.seeds}; "
-        f"{int(static.sum())} static and {int(hard.sum())} hard val clips (appear, motion: need > 4 frames, i.e. a uniform T/4 input subsample can miss the label; cue: need_average > 4)."
-    )
+    def header(rows: list[dict]) -> str:
+        seeds = sorted({r["seed"] for r in rows})
+        return (
+            f"Synthetic task `{args.task}` ({setting.num_train} train / {setting.num_val} val clips, "
+            f"{setting.num_frames} x {setting.frame_size}²), X3D-S architecture at width 1.0 / depth 1.0, setting "
+            f"`{args.setting}`: backbone {setting.backbone_epochs} epochs at lr {setting.lr}, then "
+            f"{setting.finetune_epochs} epochs per row at lr {setting.finetune_lr}; seeds {seeds}; "
+            f"{int(static.sum())} static and {int(hard.sum())} hard val clips (appear, motion: need > 4 frames, i.e. a uniform T/4 input subsample can miss the label; cue: need_average > 4)."
+        )
     (args.out / "setting.json").write_text(json.dumps({**asdict(setting), **vars(args), "out": str(args.out)},
                                                       indent=2, default=str))
     rows: list[dict] = []
-    backbone_gflops = None
+    if args.resume and (args.out / "runs.csv").exists():
+        with (args.out / "runs.csv").open() as handle:
+            rows = [{k: (v if k in ("variant", "label", "family") else float(v)) for k, v in r.items()}
+                    for r in csv.DictReader(handle)]
+        for row in rows:
+            row["seed"] = int(row["seed"])
+    done = {(r["variant"], r["seed"]) for r in rows}
+    backbone_gflops = next((r["gflops"] for r in rows if r["variant"] == "backbone"), None)
     for seed in args.seeds:
+        todo = [name for name in names if (name, seed) not in done]
+        if not todo:
+            continue
         stage1_variant = replace(variants["backbone"], warm=False)
         backbone = build_net(stage1_variant, seed=seed, setting=setting, num_classes=num_classes)
         start = time.perf_counter()
@@ -382,7 +396,7 @@ def main(argv: list[str] | None = None) -> None:
               seed=seed, stage=1, device=device, input_frames=None)
         print(f"seed {seed}: stage 1 (backbone) {time.perf_counter() - start:.0f} s", flush=True)
         stage1 = copy.deepcopy(backbone.state_dict())
-        for name in names:
+        for name in todo:
             row = run_row(name, variants[name], seed=seed, setting=setting, data=data, stage1=stage1,
                           device=device, num_classes=num_classes)
             rows.append(row)
@@ -393,8 +407,8 @@ def main(argv: list[str] | None = None) -> None:
             write_csv(args.out / "runs.csv", rows)
             summary = summarise(rows, backbone_gflops)
             write_csv(args.out / "summary.csv", summary)
-            (args.out / "summary.md").write_text(markdown(summary, header=header))
-            plot(summary, args.out / "accuracy_vs_gflops.png", title=header[:160])
+            (args.out / "summary.md").write_text(markdown(summary, header=header(rows)))
+            plot(summary, args.out / "accuracy_vs_gflops.png", title=header(rows)[:160])
     print((args.out / "summary.md").read_text())
 
 
