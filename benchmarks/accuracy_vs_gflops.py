@@ -31,6 +31,7 @@ import csv
 import json
 import math
 import os
+import textwrap
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -313,7 +314,7 @@ def plot(summary: list[dict], path: Path, *, title: str) -> None:
                         label=s["label"], capsize=3, linestyle="none")
     ax.set_xlabel("GFLOPs per clip / backbone's (fvcore, multiply-adds; SGS: mean over clips)")
     ax.set_ylabel("top-1 (%), mean ± std over seeds")
-    ax.set_title(title, fontsize=9)
+    ax.set_title(textwrap.fill(title.split(";")[0], 100), fontsize=7)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
@@ -376,6 +377,13 @@ def main(argv: list[str] | None = None) -> None:
         )
     (args.out / "setting.json").write_text(json.dumps({**asdict(setting), **vars(args), "out": str(args.out)},
                                                       indent=2, default=str))
+    def write_outputs(rows: list[dict]) -> None:
+        write_csv(args.out / "runs.csv", rows)
+        summary = summarise(rows, next(r["gflops"] for r in rows if r["variant"] == "backbone"))
+        write_csv(args.out / "summary.csv", summary)
+        (args.out / "summary.md").write_text(markdown(summary, header=header(rows)))
+        plot(summary, args.out / "accuracy_vs_gflops.png", title=header(rows))
+
     rows: list[dict] = []
     if args.resume and (args.out / "runs.csv").exists():
         with (args.out / "runs.csv").open() as handle:
@@ -384,7 +392,6 @@ def main(argv: list[str] | None = None) -> None:
         for row in rows:
             row["seed"] = int(row["seed"])
     done = {(r["variant"], r["seed"]) for r in rows}
-    backbone_gflops = next((r["gflops"] for r in rows if r["variant"] == "backbone"), None)
     for seed in args.seeds:
         todo = [name for name in names if (name, seed) not in done]
         if not todo:
@@ -400,16 +407,12 @@ def main(argv: list[str] | None = None) -> None:
             row = run_row(name, variants[name], seed=seed, setting=setting, data=data, stage1=stage1,
                           device=device, num_classes=num_classes)
             rows.append(row)
-            if name == "backbone":
-                backbone_gflops = row["gflops"]
             print(f"seed {seed} {name}: top-1 {100 * row['top1']:.1f} %, hard {100 * row['top1_hard']:.1f} %, "
                   f"{row['gflops']:.4f} GFLOPs, bins {row['mean_bins']:.2f}, {row['train_seconds']} s", flush=True)
-            write_csv(args.out / "runs.csv", rows)
-            summary = summarise(rows, backbone_gflops)
-            write_csv(args.out / "summary.csv", summary)
-            (args.out / "summary.md").write_text(markdown(summary, header=header(rows)))
-            plot(summary, args.out / "accuracy_vs_gflops.png", title=header(rows)[:160])
-    print((args.out / "summary.md").read_text())
+            write_outputs(rows)  # after every row, so a run cut short keeps what it measured
+    if rows:
+        write_outputs(rows)  # also redraws the outputs of a finished run (--resume with nothing to train)
+        print((args.out / "summary.md").read_text())
 
 
 if __name__ == "__main__":
