@@ -38,7 +38,7 @@ def test_tiny_run_writes_consistent_tables_and_plot(tmp_path, monkeypatch):
     for row in summary:
         values = [float(r["top1"]) for r in runs if r["variant"] == row["variant"]]
         assert math.isclose(float(row["top1_mean"]), sum(values) / 2, abs_tol=1e-9)
-        assert math.isclose(float(row["top1_std"]), torch.tensor(values).std().item(), abs_tol=1e-9)
+        assert math.isclose(float(row["top1_std"]), torch.tensor(values, dtype=torch.float64).std().item(), abs_tol=1e-9)
     by_name = {s["variant"]: s for s in summary}
     assert float(by_name["backbone"]["ratio"]) == 1.0
     # Fixed rows' GFLOPs equal an independent fvcore count of the plain network at that input.

@@ -98,7 +98,7 @@ def test_wandb_off_writes_csv_and_png(wandb_off_run):
     assert sorted(int(i) for i in clips["video_index"]) == list(range(NUM_VAL))
     assert {"label", "prediction", "correct", "bins/sgs", "gflops", "need"} <= set(clips)
     per_class = read_csv(folder / "val_epoch000_mean_bins_per_class.csv")
-    assert len(per_class["class"]) == 5 and per_class["class_name"][0] == "moving up"
+    assert len(per_class["class"]) == 5 and per_class["class_name"][0] == "horizontal stripes"
     assert (folder / "val_epoch000_bins_hist.png").stat().st_size > 0
     assert len(list(folder.glob("val_epoch000_frame_bins_*.png"))) == 4
 
