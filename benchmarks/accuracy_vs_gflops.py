@@ -140,15 +140,22 @@ def prepare(clips: torch.Tensor, input_frames: int | None) -> torch.Tensor:
     return (clips.float() / 255 - mean) / std
 
 
-def train(net, clips, labels, *, epochs: int, lr: float, setting: Setting, seed: int, stage: int, device, input_frames):
-    """The CLI's optimiser and schedule (AdamW, warm-up 0.5 epoch then cosine to 0) in a plain loop."""
+def train(net, clips, labels, *, epochs: int, lr: float, setting: Setting, seed: int, stage: int, device, input_frames,
+          schedule_epochs: int | None = None, start_epoch: int = 0):
+    """The CLI's optimiser and schedule (AdamW, warm-up 0.5 epoch then cosine to 0) in a plain loop.
+
+    The schedule spans ``schedule_epochs`` (default ``epochs``) and this call trains its epochs
+    ``start_epoch .. start_epoch + epochs - 1``: the continuing schedule of the main job's warm
+    start (``--schedule continuing``). AdamW's moments start afresh in every call.
+    """
     net.to(device).train()
     optimizer = build_optimizer(net, name="adamw", lr=lr, weight_decay=setting.weight_decay, momentum=0.9)
     steps_per_epoch = math.ceil(len(labels) / setting.batch_size)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer,
-        warmup_cosine(total_steps=steps_per_epoch * epochs, warmup_steps=steps_per_epoch // 2, warmup_start_factor=0.1),
+    factor = warmup_cosine(
+        total_steps=steps_per_epoch * (schedule_epochs or epochs), warmup_steps=steps_per_epoch // 2, warmup_start_factor=0.1
     )
+    offset = steps_per_epoch * start_epoch
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: factor(step + offset))
     for epoch in range(epochs):
         order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(10_000 * seed + 100 * stage + epoch))
         for start in range(0, len(labels), setting.batch_size):
@@ -195,7 +202,7 @@ def edge_maximum_fraction(net, clips, *, device, batch_size: int = 64) -> float:
     return hits / count
 
 
-def run_row(name, variant, *, seed, setting, data, stage1, device, num_classes) -> dict:
+def run_row(name, variant, *, seed, setting, data, stage1, device, num_classes, schedule: str) -> dict:
     (train_clips, train_labels), (val_clips, val_labels, hard, static) = data
     net = build_net(variant, seed=seed, setting=setting, num_classes=num_classes)
     start = time.perf_counter()
@@ -204,7 +211,13 @@ def run_row(name, variant, *, seed, setting, data, stage1, device, num_classes) 
         report = net.load_state_dict(stage1, strict=False)
         if report.unexpected_keys or [k for k in report.missing_keys if not k.startswith("sgs.")]:
             raise RuntimeError(f"{name}: stage-1 weights do not fit: {report}")
-        train(net, train_clips, train_labels, epochs=setting.finetune_epochs, lr=setting.finetune_lr, stage=2, **kwargs)
+        if schedule == "continuing":  # the main job's recipe: epochs 5-7 of one 8-epoch schedule at lr
+            total = setting.backbone_epochs + setting.finetune_epochs
+            train(net, train_clips, train_labels, epochs=setting.finetune_epochs, lr=setting.lr, stage=2,
+                  schedule_epochs=total, start_epoch=setting.backbone_epochs, **kwargs)
+        else:
+            train(net, train_clips, train_labels, epochs=setting.finetune_epochs, lr=setting.finetune_lr, stage=2,
+                  **kwargs)
     else:
         epochs = setting.backbone_epochs + setting.finetune_epochs
         train(net, train_clips, train_labels, epochs=epochs, lr=setting.lr, stage=1, **kwargs)
@@ -332,6 +345,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/accuracy_vs_gflops"))
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument(
+        "--schedule", choices=("two_stage", "continuing"), default="two_stage",
+        help="two_stage: stage 1 decays to 0, each row restarts a warm-up + cosine at finetune_lr (the table in "
+        "docs/results); continuing: one warm-up + cosine over both stages at lr, as the main job's sgs_start_epoch",
+    )
     parser.add_argument("--resume", action="store_true",
                         help="keep the rows already in OUT/runs.csv and train only the missing (variant, seed) pairs")
     args = parser.parse_args(argv)
@@ -366,13 +384,19 @@ def main(argv: list[str] | None = None) -> None:
     data = ((train_clips, train_labels), (val_clips, val_labels, hard, static))
     device = torch.device(args.device)
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.schedule == "continuing":
+        recipe = (f"one {setting.backbone_epochs + setting.finetune_epochs}-epoch schedule at lr {setting.lr}, "
+                  f"the backbone for {setting.backbone_epochs} epochs, then the row's model")
+    else:
+        recipe = (f"backbone {setting.backbone_epochs} epochs at lr {setting.lr}, then "
+                  f"{setting.finetune_epochs} epochs per row at lr {setting.finetune_lr}")
+
     def header(rows: list[dict]) -> str:
         seeds = sorted({r["seed"] for r in rows})
         return (
             f"Synthetic task `{args.task}` ({setting.num_train} train / {setting.num_val} val clips, "
             f"{setting.num_frames} x {setting.frame_size}²), X3D-S architecture at width 1.0 / depth 1.0, setting "
-            f"`{args.setting}`: backbone {setting.backbone_epochs} epochs at lr {setting.lr}, then "
-            f"{setting.finetune_epochs} epochs per row at lr {setting.finetune_lr}; seeds {seeds}; "
+            f"`{args.setting}`: {recipe}; seeds {seeds}; "
             f"{int(static.sum())} static and {int(hard.sum())} hard val clips (appear, motion: need > 4 frames, i.e. a uniform T/4 input subsample can miss the label; cue: need_average > 4)."
         )
     (args.out / "setting.json").write_text(json.dumps({**asdict(setting), **vars(args), "out": str(args.out)},
@@ -399,12 +423,15 @@ def main(argv: list[str] | None = None) -> None:
         stage1_variant = replace(variants["backbone"], warm=False)
         backbone = build_net(stage1_variant, seed=seed, setting=setting, num_classes=num_classes)
         start = time.perf_counter()
+        continuing = args.schedule == "continuing"
+        total = setting.backbone_epochs + setting.finetune_epochs if continuing else None
         train(backbone, train_clips, train_labels, epochs=setting.backbone_epochs, lr=setting.lr, setting=setting,
+              schedule_epochs=total,
               seed=seed, stage=1, device=device, input_frames=None)
         print(f"seed {seed}: stage 1 (backbone) {time.perf_counter() - start:.0f} s", flush=True)
         stage1 = copy.deepcopy(backbone.state_dict())
         for name in todo:
-            row = run_row(name, variants[name], seed=seed, setting=setting, data=data, stage1=stage1,
+            row = run_row(name, variants[name], seed=seed, setting=setting, data=data, stage1=stage1, schedule=args.schedule,
                           device=device, num_classes=num_classes)
             rows.append(row)
             print(f"seed {seed} {name}: top-1 {100 * row['top1']:.1f} %, hard {100 * row['top1_hard']:.1f} %, "

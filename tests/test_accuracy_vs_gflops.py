@@ -55,6 +55,42 @@ def test_tiny_run_writes_consistent_tables_and_plot(tmp_path, monkeypatch):
     assert (out / "accuracy_vs_gflops.png").stat().st_size > 10_000
 
 
+def test_continuing_schedule_runs_and_says_so(tmp_path, monkeypatch):
+    monkeypatch.setenv("ATFR_CACHE_DIR", str(tmp_path / "cache"))
+    bench = _load_benchmark()
+    out = tmp_path / "out"
+    bench.main(["--setting", "tiny", "--seeds", "0", "--variants", "backbone", "sgs_default", "--schedule", "continuing",
+                "--out", str(out), "--threads", "2"])
+    assert "one 2-epoch schedule at lr 0.01" in (out / "summary.md").read_text()
+    assert len(list(csv.DictReader((out / "runs.csv").open()))) == 2
+
+
+def test_continuing_schedule_factor_picks_up_where_stage_one_stopped():
+    """Stage 2 of the continuing schedule reads the same warm-up + cosine at an offset."""
+    from atfr_lightning.lightning.optim import warmup_cosine
+
+    bench = _load_benchmark()
+    setting = bench.SETTINGS["tiny"]
+    net = bench.build_net(bench.default_variants(4)["backbone"], seed=0, setting=setting, num_classes=5)
+    clips = torch.zeros(16, 3, 16, 32, 32, dtype=torch.uint8)
+    labels = torch.zeros(16, dtype=torch.long)
+    seen = []
+    original = torch.optim.AdamW.step
+
+    def record(self, *args, **kwargs):
+        seen.append(self.param_groups[0]["lr"])
+        return original(self, *args, **kwargs)
+
+    torch.optim.AdamW.step = record
+    try:
+        bench.train(net, clips, labels, epochs=1, lr=0.01, setting=setting, seed=0, stage=2, device="cpu",
+                    input_frames=None, schedule_epochs=3, start_epoch=2)
+    finally:
+        torch.optim.AdamW.step = original
+    factor = warmup_cosine(total_steps=6, warmup_steps=1, warmup_start_factor=0.1)  # 2 steps/epoch at batch 8
+    assert seen == pytest.approx([0.01 * factor(4), 0.01 * factor(5)])
+
+
 def test_unknown_variant_is_refused(tmp_path):
     bench = _load_benchmark()
     with pytest.raises(SystemExit):
