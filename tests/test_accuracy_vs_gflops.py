@@ -29,7 +29,9 @@ def test_tiny_run_writes_consistent_tables_and_plot(tmp_path, monkeypatch):
     monkeypatch.setenv("ATFR_CACHE_DIR", str(tmp_path / "cache"))
     bench = _load_benchmark()
     out = tmp_path / "out"
-    variants = ["backbone", "average_4", "input_quarter", "sgs_default", "sgs_replicate"]
+    # Every SGS row the CPU run did not exercise (time order, from scratch) runs here at least.
+    variants = ["backbone", "average_4", "input_quarter", "sgs_default", "sgs_replicate", "sgs_time_order",
+                "sgs_scratch"]
     bench.main(["--setting", "tiny", "--seeds", "0", "1", "--variants", *variants, "--out", str(out), "--threads", "2"])
     runs = list(csv.DictReader((out / "runs.csv").open()))
     summary = list(csv.DictReader((out / "summary.csv").open()))
