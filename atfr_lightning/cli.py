@@ -2,35 +2,12 @@
 
 from __future__ import annotations
 
-import netrc
-import os
-from urllib.parse import urlparse
-
 import lightning as L
 from lightning.pytorch.cli import LightningCLI
 
+from atfr_lightning.callbacks.sweep_history import sweep_history_callbacks
 from atfr_lightning.lightning.module import VideoClassifier
-
-
-def wandb_logged_in() -> bool:
-    """True when W&B credentials are present locally (API key variable or netrc entry).
-
-    Reads files only: deciding whether to run offline must never touch the network.
-    """
-    if os.environ.get("WANDB_API_KEY"):
-        return True
-    host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname or "api.wandb.ai"
-    path = os.environ.get("NETRC", os.path.expanduser("~/.netrc"))
-    try:
-        return netrc.netrc(path).authenticators(host) is not None
-    except (FileNotFoundError, netrc.NetrcParseError, OSError):
-        return False
-
-
-def configure_wandb_mode() -> None:
-    """Run W&B offline unless the user is logged in or chose a mode (``WANDB_MODE``)."""
-    if "WANDB_MODE" not in os.environ and not wandb_logged_in():
-        os.environ["WANDB_MODE"] = "offline"
+from atfr_lightning.wandb_mode import configure_wandb_mode, wandb_logged_in  # noqa: F401 (public here too)
 
 
 class ATFRCLI(LightningCLI):
@@ -48,6 +25,8 @@ def run_cli(args: list[str] | None = None, *, run: bool = True) -> ATFRCLI:
         args=args,
         run=run,
         auto_configure_optimizers=False,
+        # Under atfr-sweep, report each validation's metrics live (for hyperband); nothing otherwise.
+        trainer_defaults={"callbacks": sweep_history_callbacks()},
     )
 
 

@@ -69,9 +69,15 @@ def test_wandb_mode_offline_without_credentials(tmp_path, monkeypatch):
     assert wandb_logged_in()
 
 
-@pytest.mark.parametrize("entry", [["-m", "atfr_lightning"], ["-m", "atfr_lightning.cli"]])
+@pytest.mark.parametrize(
+    # The file form is the sweeps' program: run as a file, the subpackage lightning/ must not shadow Lightning.
+    "entry", [["-m", "atfr_lightning"], ["-m", "atfr_lightning.cli"], ["atfr_lightning/__main__.py"]]
+)
 def test_module_entry_points_print_help(entry):
-    result = subprocess.run([sys.executable, *entry, "--help"], capture_output=True, text=True, timeout=120)
+    repo = Path(__file__).resolve().parents[1]
+    result = subprocess.run(
+        [sys.executable, *entry, "--help"], capture_output=True, text=True, timeout=120, cwd=repo
+    )
     assert result.returncode == 0, result.stderr
     assert "fit" in result.stdout and "validate" in result.stdout
 

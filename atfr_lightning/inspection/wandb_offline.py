@@ -38,6 +38,8 @@ def iter_records(path: str | Path) -> Iterator:
         if length == 0 and kind == 0:  # zero padding written at the end of a block or file
             offset += left_in_block
             continue
+        if offset + _HEADER.size + length > len(data):
+            break  # a run still writing: its last chunk is not complete yet
         payload = data[offset + _HEADER.size : offset + _HEADER.size + length]
         offset += _HEADER.size + length
         if kind in (_FULL, _FIRST):
@@ -75,6 +77,39 @@ def read_history(path: str | Path) -> list[dict]:
             target[keys[-1]] = json.loads(item.value_json)
         rows.append(row)
     return rows
+
+
+def read_summary(path: str | Path) -> dict:
+    """The run's summary as W&B shows it: every ``summary`` update folded in order (last value wins).
+
+    Args:
+        path: the ``.wandb`` file, or the run folder holding it.
+    """
+    path = Path(path)
+    if path.is_dir():
+        (path,) = path.glob("*.wandb")
+    summary: dict = {}
+    for record in iter_records(path):
+        if record.WhichOneof("record_type") != "summary":
+            continue
+        for item in record.summary.update:
+            summary[item.key or "/".join(item.nested_key)] = json.loads(item.value_json)
+        for item in record.summary.remove:
+            summary.pop(item.key or "/".join(item.nested_key), None)
+    return summary
+
+
+def find_run_by_id(roots: list[str | Path], run_id: str, *, max_depth: int = 4) -> Path | None:
+    """The newest ``[offline-]run-*-<run_id>`` folder under any of ``roots`` (a bounded search).
+
+    Online runs keep the same transaction log locally (``wandb/run-*``), so this finds both.
+    """
+    found: list[Path] = []
+    for root in map(Path, roots):
+        for depth in range(max_depth + 1):
+            pattern = "/".join(["*"] * depth + ["wandb", f"*run-*-{run_id}"])
+            found += [p for p in root.glob(pattern) if p.is_dir()]
+    return max(found, key=lambda p: p.name.split("run-", 1)[1]) if found else None
 
 
 def find_offline_run(folder: str | Path) -> Path:

@@ -1,0 +1,3 @@
+from atfr_lightning.sweeping.main import entry
+
+entry()
