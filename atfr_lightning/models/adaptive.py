@@ -7,6 +7,7 @@ from collections.abc import Callable, Hashable
 import torch
 from torch import nn
 
+from atfr_lightning.models.input_check import check_clip
 from atfr_lightning.models.masking import TemporalMask, attach_temporal_mask
 from atfr_lightning.sgs import SimilarityGuidedSampling
 
@@ -155,6 +156,12 @@ class AdaptiveTemporalNetwork(nn.Module):
             device=features.device,
         )
 
+    def input_requirements(self) -> dict:
+        """What :func:`check_clip` enforces: ``crop_size``, ``min_frames``, ``frame_multiple``."""
+        return {"crop_size": getattr(self, "crop_size", 1), "min_frames": 1, "frame_multiple": 1}
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # A malformed clip gets one message naming the expected layout, not torch's internals.
+        check_clip(x, backbone=getattr(self, "backbone_name", type(self).__name__), **self.input_requirements())
         features, active_bins = self.forward_features(x)
         return self.forward_post(features, active_bins)

@@ -136,8 +136,11 @@ class SGSNetwork(AdaptiveTemporalNetwork):
         super().__init__(
             blocks=blocks, insert_after=index, sgs=layer, activation=activation, execution=execution
         )
+        self._frame_multiple = 1
         if temporal_average > 1:
             steps = self._steps_at_insertion()
+            # T reaching the average must divide by it, for any clip length the network is given.
+            self._frame_multiple = temporal_average * max(num_frames // steps, 1)
             if steps % temporal_average:
                 raise ValueError(
                     f"temporal_average={temporal_average} needs T at {insert_after!r} to be a multiple of "
@@ -149,6 +152,10 @@ class SGSNetwork(AdaptiveTemporalNetwork):
             self.pretrained_report = load_pretrained(self, pretrained, replace_head=replace_head)
         elif replace_head:
             raise ValueError("replace_head=True needs a checkpoint: pass pretrained=<path>")
+
+    def input_requirements(self) -> dict:
+        multiple = getattr(self, "_frame_multiple", 1)
+        return {"crop_size": self.crop_size, "min_frames": multiple, "frame_multiple": multiple}
 
     @torch.no_grad()
     def _steps_at_insertion(self) -> int:

@@ -235,6 +235,11 @@ class SlowFastSGSNetwork(AdaptiveTemporalNetwork):
             paths = block(list(paths) if isinstance(paths, list) else paths)
         return paths
 
+    def input_requirements(self) -> dict:
+        # The Slow pathway takes every alpha-th frame and the lateral connections stride by alpha:
+        # any other T leaves the two pathways with lengths the fusion cannot join.
+        return {"crop_size": self.crop_size, "min_frames": self.alpha, "frame_multiple": self.alpha}
+
     def sgs_layers(self) -> dict[str, SimilarityGuidedSampling]:
         """``{"sgs_slow": ..., "sgs_fast": ...}`` (empty without SGS)."""
         return {f"sgs_{name}": self.sgs[name] for name in PATHWAYS} if self.sgs is not None else {}
