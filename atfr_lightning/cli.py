@@ -4,14 +4,26 @@ from __future__ import annotations
 
 import lightning as L
 from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from atfr_lightning.callbacks.sweep_history import sweep_history_callbacks
 from atfr_lightning.lightning.module import VideoClassifier
+from atfr_lightning.lightning.resume import AtomicCheckpointIO
 from atfr_lightning.wandb_mode import configure_wandb_mode, wandb_logged_in  # noqa: F401 (public here too)
 
 
 class ATFRCLI(LightningCLI):
-    """LightningCLI with the classifier fixed and any LightningDataModule by class path."""
+    """LightningCLI with the classifier fixed and any LightningDataModule by class path.
+
+    Checkpoints are written atomically (:class:`AtomicCheckpointIO`) unless the config chose
+    another checkpoint IO.
+    """
+
+    def instantiate_trainer(self, **kwargs) -> L.Trainer:
+        trainer = super().instantiate_trainer(**kwargs)
+        if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:
+            trainer.strategy.checkpoint_io = AtomicCheckpointIO()
+        return trainer
 
 
 def run_cli(args: list[str] | None = None, *, run: bool = True) -> ATFRCLI:

@@ -11,6 +11,7 @@ from functools import partial
 from typing import ClassVar
 
 import lightning as L
+import torch
 from lightning.pytorch.utilities import rank_zero_warn
 from torch.utils.data import DataLoader
 
@@ -18,6 +19,7 @@ from atfr_lightning.data.annotations import AnnotationError, VideoRecord
 from atfr_lightning.data.clip_dataset import ClipDataset, collate_clips
 from atfr_lightning.data.decoding import check_decoder
 from atfr_lightning.data.failures import DecodeFailureSummary
+from atfr_lightning.data.resumable import ResumableDataLoader
 from atfr_lightning.data.samplers import EpochShuffleSampler
 from atfr_lightning.data.sampling import Mode, TemporalSampling
 from atfr_lightning.data.transforms import (
@@ -301,7 +303,7 @@ class VideoDataModule(L.LightningDataModule):
                 rank=getattr(trainer, "global_rank", 0),
                 seed=self.seed,
             )
-        return DataLoader(
+        loader = (ResumableDataLoader if train else DataLoader)(
             dataset,
             batch_size=self.batch_size_per_device,
             sampler=sampler,
@@ -310,7 +312,27 @@ class VideoDataModule(L.LightningDataModule):
             num_workers=self.num_workers,
             persistent_workers=self.persistent_workers and self.num_workers > 0,
             pin_memory=self.pin_memory,
+            # Its own generator for the workers' base seed: creating an iterator then leaves the
+            # global generator (dropout) alone, so a resumed run's draws match the uninterrupted one.
+            generator=torch.Generator().manual_seed(self.seed),
         )
+        if train:
+            loader.resume_point = self._resume_point
+        return loader
+
+    def _resume_point(self, batches_per_epoch: int) -> tuple[int, int]:
+        """(epoch, batches of it already trained) of the restored fit loop, for a resumed run."""
+        fit_loop = self.trainer.fit_loop
+        epoch = fit_loop.epoch_progress.current.processed
+        done = fit_loop.epoch_loop.batch_progress.current.processed
+        limit = self.trainer.limit_train_batches
+        if isinstance(limit, float):
+            batches_per_epoch = int(batches_per_epoch * limit)
+        elif isinstance(limit, int):
+            batches_per_epoch = min(batches_per_epoch, limit)
+        if done >= batches_per_epoch:  # saved after the epoch's last batch: the next epoch starts afresh
+            return epoch + 1, 0
+        return epoch, done
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self._dataset("train"), train=True)

@@ -42,12 +42,25 @@ class EpochShuffleSampler(DistributedSampler):
         generator = torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
         return torch.randperm(len(self.dataset), generator=generator).tolist()
 
+    def resume_at(self, *, epoch: int, position: int) -> None:
+        """Make the next iteration yield epoch ``epoch``'s order from ``position`` on (one time).
+
+        A run resumed mid-epoch continues with the items the interrupted run had not reached.
+        """
+        if not 0 <= position <= len(self):
+            raise ValueError(f"resume position must be in 0..{len(self)}, got {position}")
+        self.set_epoch(epoch)
+        # Pinned: Lightning sets the epoch again after creating the iterator, and without workers
+        # the DataLoader calls __iter__ only at the first batch.
+        self._resume = (epoch, position)
+
     def __iter__(self) -> Iterator[tuple[int, int]]:
-        epoch = self.epoch
+        epoch, skip = getattr(self, "_resume", None) or (self.epoch, 0)
+        self._resume = None
         order = self.permutation(epoch)
         total = math.ceil(len(order) / self.num_replicas) * self.num_replicas
         order += (order * math.ceil(total / len(order)))[: total - len(order)]
-        return iter([(epoch, index) for index in order[self.rank : total : self.num_replicas]])
+        return iter([(epoch, index) for index in order[self.rank : total : self.num_replicas][skip:]])
 
     def __len__(self) -> int:
         return math.ceil(len(self.dataset) / self.num_replicas)

@@ -1,5 +1,6 @@
 """Lightning layer: the LightningModule and callbacks (above models/ and sgs/)."""
 
 from atfr_lightning.lightning.module import VideoClassifier
+from atfr_lightning.lightning.resume import AtomicCheckpointIO
 
-__all__ = ["VideoClassifier"]
+__all__ = ["AtomicCheckpointIO", "VideoClassifier"]

@@ -9,6 +9,7 @@ from torchmetrics import MeanMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
 from atfr_lightning.lightning.optim import OPTIMIZERS, build_optimizer, warmup_cosine
+from atfr_lightning.lightning.resume import capture_rng_states, load_metric_states, metric_states, restore_rng_states
 from atfr_lightning.models.adaptive import AdaptiveTemporalNetwork
 
 
@@ -79,6 +80,8 @@ class VideoClassifier(L.LightningModule):
         self.mean_bins = nn.ModuleDict(
             {f"{split}_bins": nn.ModuleDict({name: MeanMetric() for name in layers}) for split in ("train", "val", "test")}
         )
+        # The training loss's epoch mean as a metric object, so a resumed epoch keeps its first batches.
+        self.train_loss = MeanMetric()
 
     def sgs_layer_names(self) -> list[str]:
         return list(self.net.sgs_layers()) if isinstance(self.net, AdaptiveTemporalNetwork) else []
@@ -113,6 +116,39 @@ class VideoClassifier(L.LightningModule):
         # Before the sanity-check validation, which runs ahead of the first training epoch.
         self._set_sgs_enabled(self.current_epoch >= self._sgs_start)
 
+    def on_train_start(self) -> None:
+        # After a checkpoint's loops are restored (on_fit_start comes before), and also when a run
+        # resumes mid-epoch, where Lightning does not call on_train_epoch_start.
+        self._set_sgs_enabled(self.current_epoch >= self._sgs_start)
+        states = getattr(self, "_rng_states_to_restore", None)
+        if states is not None:
+            # Here, after the loaders' iterators drew their seeds, right before the next batch:
+            # the generators then continue exactly as in the uninterrupted run (dropout, etc.).
+            restore_rng_states(states)
+            self._rng_states_to_restore = None
+        saved = getattr(self, "_epoch_metrics_to_restore", None)
+        done = self.trainer.fit_loop.epoch_loop.batch_progress.current.processed
+        if saved is not None and 0 < done < self.trainer.num_training_batches:
+            # Resumed mid-epoch: the epoch's aggregates continue from the batches already trained.
+            load_metric_states(self._train_epoch_metrics(), saved)
+        self._epoch_metrics_to_restore = None
+
+    def _train_epoch_metrics(self) -> dict:
+        metrics = {f"top/{name}": metric for name, metric in self.train_metrics.items()}
+        metrics.update({f"bins/{name}": metric for name, metric in self.mean_bins["train_bins"].items()})
+        metrics["loss"] = self.train_loss
+        return metrics
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # Lightning saves neither the global generators nor the training epoch's partial metric
+        # aggregates; a run resumed from this checkpoint needs both to continue the same run.
+        checkpoint["rng_states"] = capture_rng_states()
+        checkpoint["train_epoch_metrics"] = metric_states(self._train_epoch_metrics())
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self._rng_states_to_restore = checkpoint.get("rng_states")
+        self._epoch_metrics_to_restore = checkpoint.get("train_epoch_metrics")
+
     def on_train_epoch_start(self) -> None:
         # Decided from the epoch, so a run resumed from a checkpoint picks the right phase.
         self._set_sgs_enabled(self.current_epoch >= self._sgs_start)
@@ -135,8 +171,11 @@ class VideoClassifier(L.LightningModule):
         loss = self.criterion(logits, batch["label"])
         metrics = {"train": self.train_metrics, "val": self.val_metrics, "test": self.test_metrics}[split]
         metrics.update(logits, batch["label"])
-        on_step = split == "train"
-        self.log(f"{split}/loss", loss, on_step=on_step, on_epoch=True, prog_bar=True, batch_size=len(logits))
+        if split == "train":
+            self.train_loss(loss.detach(), weight=len(logits))  # forward: this batch's value for on_step
+            self.log("train/loss", self.train_loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(logits))
+        else:
+            self.log(f"{split}/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(logits))
         self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=True)
         for name, bins in self.active_bins().items():
             tracker = self.mean_bins[f"{split}_bins"][name]
@@ -165,6 +204,11 @@ class VideoClassifier(L.LightningModule):
             self.net, name=hp.optimizer, lr=hp.lr, weight_decay=hp.weight_decay, momentum=hp.momentum
         )
         total_steps = max(int(self.trainer.estimated_stepping_batches), 1)
+        if self.trainer.ckpt_path is not None:
+            # estimated_stepping_batches built the training loader before the checkpoint's loops
+            # were restored, and Lightning would then never hand the loader its saved position
+            # (ResumableDataLoader): let the fit loop build it again after the restore.
+            self.trainer.fit_loop._combined_loader = None
         max_epochs = max(self.trainer.max_epochs or 1, 1)
         warmup_steps = int(round(hp.warmup_epochs * total_steps / max_epochs))
         schedule = torch.optim.lr_scheduler.LambdaLR(
