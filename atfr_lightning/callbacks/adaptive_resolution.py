@@ -32,7 +32,7 @@ class AdaptiveResolutionLogger(L.Callback):
     record):
 
     * ``<split>/bins_hist/<layer>``: W&B histogram, one bar per integer B' = 1..T;
-    * ``<split>/clips``: W&B table, one row per clip: video_index, label, prediction, correct,
+    * ``<split>/clips``: W&B table, one row per clip: video_index, view_index, label, prediction, correct,
       bins/<layer>, gflops (fvcore, multiply-adds) and, on the synthetic set, ``need``;
     * ``<split>/mean_bins_per_class``: W&B table (class, class name, mean B' per layer);
     * ``<split>/frame_bins``: images of the first ``num_strip_clips`` clips, frames side by
@@ -144,6 +144,7 @@ class AdaptiveResolutionLogger(L.Callback):
         num_clips = len(labels)
         columns = {
             "video_index": torch.as_tensor(batch.get("video_index", torch.full((num_clips,), -1))).cpu().long(),
+            "view_index": torch.as_tensor(batch.get("view_index", torch.zeros(num_clips))).cpu().long(),
             "label": labels,
             # validation_step/test_step return logits (N, K); anything else leaves prediction -1.
             "prediction": outputs.detach().argmax(dim=1).cpu().long()
@@ -213,7 +214,7 @@ class AdaptiveResolutionLogger(L.Callback):
         per_class = {
             layer: mean_by_class(rows[f"bins/{layer}"], rows["label"], num_classes=num_classes) for layer in layers
         }
-        order = ["video_index", "label", "prediction", "correct", *[f"bins/{layer}" for layer in layers]]
+        order = ["video_index", "view_index", "label", "prediction", "correct", *[f"bins/{layer}" for layer in layers]]
         order += [name for name in ("gflops", "need") if name in rows]
         if wandb_runs(trainer):
             import wandb

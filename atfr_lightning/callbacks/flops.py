@@ -60,7 +60,7 @@ class FlopsLogger(L.Callback):
     gathered over DDP ranks, as ``<split>/gflops/mean`` and ``<split>/gflops/ratio_to_backbone``
     (``self.log`` scalars, usable by checkpoints and sweeps) and a W&B histogram
     ``<split>/gflops/per_clip``. Without W&B the same numbers go to ``<run>/flops/`` as
-    ``<split>_epoch<E>_gflops.csv`` (video_index, gflops) and a PNG histogram.
+    ``<split>_epoch<E>_gflops.csv`` (video_index, view_index, gflops) and a PNG histogram.
 
     Args:
         num_frames: T of the evaluated clips; ``None`` takes the network's ``num_frames``.
@@ -122,7 +122,7 @@ class FlopsLogger(L.Callback):
             self._log_static(trainer)
 
     def _start(self) -> None:
-        self._rows = {"video_index": [], "gflops": []}
+        self._rows = {"video_index": [], "view_index": [], "gflops": []}
 
     def on_validation_epoch_start(self, trainer, pl_module) -> None:
         self._start()
@@ -137,6 +137,7 @@ class FlopsLogger(L.Callback):
             return
         index = batch.get("video_index", torch.full((num_clips,), -1))
         self._rows["video_index"].append(torch.as_tensor(index).cpu().long())
+        self._rows["view_index"].append(torch.as_tensor(batch.get("view_index", torch.zeros(num_clips))).cpu().long())
         self._rows["gflops"].append(gflops.cpu())
 
     def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
@@ -172,7 +173,11 @@ class FlopsLogger(L.Callback):
         folder = Path(run_folder(trainer)) / "flops"
         if self._files_on(trainer):
             stem = f"{split}_epoch{trainer.current_epoch:03d}"
-            write_csv(folder / f"{stem}_gflops.csv", {"video_index": rows["video_index"].tolist(), "gflops": gflops.tolist()})
+            write_csv(
+                folder / f"{stem}_gflops.csv",
+                {"video_index": rows["video_index"].tolist(), "view_index": rows["view_index"].tolist(),
+                 "gflops": gflops.tolist()},
+            )
             plot_gflops_histogram(
                 folder / f"{stem}_gflops.png",
                 np.asarray(gflops),

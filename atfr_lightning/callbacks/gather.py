@@ -14,8 +14,9 @@ def gather_clip_rows(trainer: L.Trainer, columns: dict[str, torch.Tensor]) -> di
 
     Every rank must call this (it is a collective). Ranks may hold different numbers of clips,
     so each pads to the largest count before ``all_gather`` and the padding is cut afterwards.
-    When a ``"video_index"`` column is present and several ranks took part, clips seen twice
-    (a DistributedSampler pads the last ranks with repeated clips) are kept once.
+    When a ``"video_index"`` column is present and several ranks took part, a clip seen twice
+    (a padding DistributedSampler repeats clips to even out the ranks) is kept once: clips are
+    keyed by ``(video_index, view_index)``, so the views of a multi-view test all stay.
     """
     strategy = trainer.strategy
     world = trainer.world_size
@@ -38,12 +39,13 @@ def gather_clip_rows(trainer: L.Trainer, columns: dict[str, torch.Tensor]) -> di
 
 
 def _unique_clips(columns: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    # Keep the first occurrence of each video_index, in gathered order.
-    seen: set[int] = set()
+    # Keep the first occurrence of each (video_index, view_index), in gathered order.
+    views = columns.get("view_index", torch.zeros_like(columns["video_index"]))
+    seen: set[tuple[int, int]] = set()
     keep = []
-    for row, index in enumerate(columns["video_index"].tolist()):
-        if index not in seen:
-            seen.add(index)
+    for row, key in enumerate(zip(columns["video_index"].tolist(), views.tolist())):
+        if key not in seen:
+            seen.add(key)
             keep.append(row)
     rows = torch.tensor(keep, dtype=torch.long)
     return {name: column[rows] for name, column in columns.items()}

@@ -20,7 +20,7 @@ from atfr_lightning.data.clip_dataset import ClipDataset, collate_clips
 from atfr_lightning.data.decoding import check_decoder
 from atfr_lightning.data.failures import DecodeFailureSummary
 from atfr_lightning.data.resumable import ResumableDataLoader
-from atfr_lightning.data.samplers import EpochShuffleSampler
+from atfr_lightning.data.samplers import EpochShuffleSampler, ShardedEvalSampler
 from atfr_lightning.data.sampling import Mode, TemporalSampling
 from atfr_lightning.data.transforms import (
     KINETICS_MEAN,
@@ -295,14 +295,12 @@ class VideoDataModule(L.LightningDataModule):
     # ----- loaders --------------------------------------------------------------------------
     def _loader(self, dataset: ClipDataset, *, train: bool) -> DataLoader:
         sampler = None
+        trainer = self.trainer
+        world, rank = getattr(trainer, "world_size", 1), getattr(trainer, "global_rank", 0)
         if train:
-            trainer = self.trainer
-            sampler = EpochShuffleSampler(
-                dataset,
-                num_replicas=getattr(trainer, "world_size", 1),
-                rank=getattr(trainer, "global_rank", 0),
-                seed=self.seed,
-            )
+            sampler = EpochShuffleSampler(dataset, num_replicas=world, rank=rank, seed=self.seed)
+        elif world > 1:
+            sampler = ShardedEvalSampler(dataset, num_replicas=world, rank=rank)
         loader = (ResumableDataLoader if train else DataLoader)(
             dataset,
             batch_size=self.batch_size_per_device,

@@ -64,3 +64,22 @@ class EpochShuffleSampler(DistributedSampler):
 
     def __len__(self) -> int:
         return math.ceil(len(self.dataset) / self.num_replicas)
+
+
+class ShardedEvalSampler(DistributedSampler):
+    """Evaluation order split over DDP ranks without padding: rank ``r`` takes items ``r, r + R, ...``.
+
+    Lightning's default DistributedSampler repeats items so every rank gets as many, and the
+    repeated clips then count twice in accuracy and GFLOPs: 1- and 2-process figures of the same
+    checkpoint would differ. Here every item is evaluated exactly once (ranks differ by at most
+    one item), so metrics synchronised across ranks equal the single-process ones.
+    """
+
+    def __init__(self, dataset: Sized, *, num_replicas: int, rank: int) -> None:
+        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=False, drop_last=False)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(self.rank, len(self.dataset), self.num_replicas))
+
+    def __len__(self) -> int:
+        return len(range(self.rank, len(self.dataset), self.num_replicas))

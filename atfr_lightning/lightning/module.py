@@ -175,7 +175,9 @@ class VideoClassifier(L.LightningModule):
             self.train_loss(loss.detach(), weight=len(logits))  # forward: this batch's value for on_step
             self.log("train/loss", self.train_loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(logits))
         else:
-            self.log(f"{split}/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(logits))
+            # Synchronised: under DDP the epoch value is the batch-size weighted mean over all ranks.
+            self.log(f"{split}/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(logits),
+                     sync_dist=True)
         self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=True)
         for name, bins in self.active_bins().items():
             tracker = self.mean_bins[f"{split}_bins"][name]
