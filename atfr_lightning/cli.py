@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import lightning as L
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.plugins.io import TorchCheckpointIO
@@ -12,12 +14,55 @@ from atfr_lightning.lightning.resume import AtomicCheckpointIO
 from atfr_lightning.wandb_mode import configure_wandb_mode, wandb_logged_in  # noqa: F401 (public here too)
 
 
+# Network arguments the CLI takes from the datamodule (target -> source).
+LINKED_FROM_DATA = {
+    "model.net.init_args.num_frames": "data.init_args.num_frames",
+    "model.net.init_args.crop_size": "data.init_args.crop_size",
+    "model.net.init_args.num_classes": "data.init_args (the datamodule's num_classes)",
+}
+
+
+def _num_classes(datamodule: L.LightningDataModule) -> int:
+    if not hasattr(datamodule, "num_classes"):
+        raise ValueError(
+            f"{type(datamodule).__name__} has no num_classes: the CLI links the network's num_classes to the "
+            "datamodule's (atfr_lightning.data's datamodules all have it)"
+        )
+    return int(datamodule.num_classes)
+
+
 class ATFRCLI(LightningCLI):
     """LightningCLI with the classifier fixed and any LightningDataModule by class path.
 
+    ``num_frames``, ``crop_size`` (parse time) and ``num_classes`` (when the datamodule is built)
+    are linked from ``data`` into ``model.net``: configs give them once, under ``data``.
     Checkpoints are written atomically (:class:`AtomicCheckpointIO`) unless the config chose
     another checkpoint IO.
     """
+
+    def add_arguments_to_parser(self, parser) -> None:
+        # Stated once, by the data: the network takes the clip length, crop and class count of
+        # the datamodule, so a config or an override can never make them disagree (giving one of
+        # them under model.net is a parse error). num_classes is read when the datamodule exists
+        # (real datasets count their classes from the annotations).
+        parser.link_arguments("data.init_args.num_frames", "model.net.init_args.num_frames")
+        parser.link_arguments("data.init_args.crop_size", "model.net.init_args.crop_size")
+        parser.link_arguments(
+            "data", "model.net.init_args.num_classes", compute_fn=_num_classes, apply_on="instantiate"
+        )
+
+    def parse_arguments(self, parser, args) -> None:
+        # A value given for a linked target would be silently replaced by the data's: refuse it.
+        raw = sys.argv[1:] if args is None else args
+        if isinstance(raw, (list, tuple)):
+            for arg in map(str, raw):
+                key = arg.split("=", 1)[0].lstrip("-")
+                if key in LINKED_FROM_DATA:
+                    parser.error(
+                        f"{key} is given by the data: set --{LINKED_FROM_DATA[key]} instead "
+                        "(the CLI links it into the network, so the two can never disagree)"
+                    )
+        super().parse_arguments(parser, args)
 
     def instantiate_trainer(self, **kwargs) -> L.Trainer:
         trainer = super().instantiate_trainer(**kwargs)

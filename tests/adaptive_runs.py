@@ -34,7 +34,6 @@ def small_args(data_root: Path, run_dir: Path) -> list[str]:
         f"--data.init_args.num_frames={NUM_FRAMES}",
         "--data.init_args.batch_size=5",
         "--data.init_args.num_workers=0",
-        f"--model.net.init_args.num_frames={NUM_FRAMES}",
         "--model.sgs_start_epoch=0",  # one-epoch runs: SGS from the start
         f"--trainer.default_root_dir={run_dir}",
         "--trainer.enable_progress_bar=false",

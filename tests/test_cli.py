@@ -21,7 +21,6 @@ def _small_args(tmp_path: Path) -> list[str]:
         "--data.init_args.num_frames=8",
         "--data.init_args.batch_size=5",
         "--data.init_args.num_workers=0",
-        "--model.net.init_args.num_frames=8",
         # One-epoch runs: SGS from the start (the config's warm start needs more epochs).
         "--model.sgs_start_epoch=0",
         f"--trainer.default_root_dir={tmp_path / 'run'}",
@@ -99,3 +98,18 @@ def test_main_config_warm_start_and_its_backbone_control(tmp_path, capsys, monke
                        f"--trainer.default_root_dir={tmp_path / 'control'}",
                        f"--trainer.logger.init_args.save_dir={tmp_path / 'control'}"])
     assert control.model.net.sgs is None and control.trainer.current_epoch == 2
+
+
+def test_clip_shape_and_classes_are_given_once_by_the_data(tmp_path, capsys):
+    """num_frames / crop_size / num_classes come from data (link_arguments); a model override is refused."""
+    args = ["--config", CONFIG, "--trainer.logger=false", f"--data.init_args.root={tmp_path / 'data'}"]
+    cli = run_cli([*args, "--data.init_args.num_frames=8", "--data.init_args.frame_size=64",
+                   "--data.init_args.crop_size=64"], run=False)
+    assert (cli.model.net.num_frames, cli.model.net.crop_size) == (8, 64) == (
+        cli.datamodule.num_frames, cli.datamodule.crop_size
+    )
+    assert cli.model.net.num_classes == cli.datamodule.num_classes == 5
+    for key in ("num_frames", "crop_size", "num_classes"):
+        with pytest.raises(SystemExit):
+            run_cli([*args, f"--model.net.init_args.{key}=8"], run=False)
+        assert f"model.net.init_args.{key} is given by the data" in capsys.readouterr().err

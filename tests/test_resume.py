@@ -22,8 +22,7 @@ def _args(root: Path, out: Path, *extra: str) -> list[str]:
     return [
         "fit", "--config", CONFIG,
         f"--data.init_args.root={root / 'data'}", "--data.init_args.num_train=8", "--data.init_args.num_val=4",
-        "--data.init_args.num_frames=8", "--model.net.init_args.num_frames=8", "--data.init_args.batch_size=2",
-        "--data.init_args.num_workers=0",
+        "--data.init_args.num_frames=8", "--data.init_args.batch_size=2", "--data.init_args.num_workers=0",
         # Dropout draws from the global generator: the resumed run must restore it.
         "--model.net.init_args.dropout=0.3",
         "--model.sgs_start_epoch=1", "--trainer.max_epochs=2", "--trainer.limit_val_batches=1",

@@ -73,6 +73,8 @@ class SyntheticDataModule(VideoDataModule):
         seed: Seed of the generated data, of the train order and of the random crops.
         cache_decoded: Keep decoded frames in memory (per worker) across epochs.
         pin_memory: DataLoader ``pin_memory``.
+        num_test_clips, num_test_crops: test views per video (clips spread over the video, crops
+            along the long side), for multi-view testing as on the real datasets; 1 x 1 by default.
     """
 
     horizontal_flip = False
@@ -92,6 +94,8 @@ class SyntheticDataModule(VideoDataModule):
         seed: int = 0,
         cache_decoded: bool = True,
         pin_memory: bool = False,
+        num_test_clips: int = 1,
+        num_test_crops: int = 1,
     ) -> None:
         _check("task", task, task in TASKS, f"one of {', '.join(map(repr, TASKS))}")
         _check("num_train", num_train, isinstance(num_train, int) and num_train >= 1, "an integer >= 1")
@@ -127,8 +131,8 @@ class SyntheticDataModule(VideoDataModule):
             crop_size=crop_size,
             train_scale=(frame_size, frame_size),
             test_scale=frame_size,
-            num_test_clips=1,
-            num_test_crops=1,
+            num_test_clips=num_test_clips,
+            num_test_crops=num_test_crops,
             batch_size=batch_size,
             num_workers=num_workers,
             pin_memory=pin_memory,
