@@ -22,13 +22,17 @@ LINKED_FROM_DATA = {
 }
 
 
-def _num_classes(datamodule: L.LightningDataModule) -> int:
-    if not hasattr(datamodule, "num_classes"):
-        raise ValueError(
-            f"{type(datamodule).__name__} has no num_classes: the CLI links the network's num_classes to the "
-            "datamodule's (atfr_lightning.data's datamodules all have it)"
-        )
-    return int(datamodule.num_classes)
+def checkpoint_num_classes(path: str) -> int:
+    """Classes of a saved classifier: its ``class_names``, else the rows of its last linear layer."""
+    import torch
+
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    if checkpoint.get("class_names"):
+        return len(checkpoint["class_names"])
+    weights = [v for k, v in checkpoint.get("state_dict", {}).items() if k.endswith("proj.weight") and v.dim() == 2]
+    if not weights:
+        raise ValueError(f"cannot tell the number of classes of {path}: it has no class_names and no head weight")
+    return int(weights[-1].shape[0])
 
 
 class ATFRCLI(LightningCLI):
@@ -48,8 +52,22 @@ class ATFRCLI(LightningCLI):
         parser.link_arguments("data.init_args.num_frames", "model.net.init_args.num_frames")
         parser.link_arguments("data.init_args.crop_size", "model.net.init_args.crop_size")
         parser.link_arguments(
-            "data", "model.net.init_args.num_classes", compute_fn=_num_classes, apply_on="instantiate"
+            "data", "model.net.init_args.num_classes", compute_fn=self._num_classes, apply_on="instantiate"
         )
+
+    def _num_classes(self, datamodule: L.LightningDataModule) -> int:
+        """The datamodule's class count; for unlabelled data (a video folder) the checkpoint's."""
+        count = getattr(datamodule, "num_classes", None)
+        if count is not None:
+            return int(count)
+        config = self.config.get(self.subcommand, self.config) if self.subcommand else self.config
+        ckpt_path = config.get("ckpt_path")
+        if not ckpt_path:
+            raise ValueError(
+                f"{type(datamodule).__name__} has no classes of its own: give --ckpt_path so the network takes "
+                "the checkpoint's number of classes"
+            )
+        return checkpoint_num_classes(ckpt_path)
 
     def parse_arguments(self, parser, args) -> None:
         # A value given for a linked target would be silently replaced by the data's: refuse it.

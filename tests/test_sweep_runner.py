@@ -192,3 +192,12 @@ def test_num_bins_sweep_end_to_end_through_the_cli_and_resumed(tmp_path, monkeyp
     logs = sorted((folder / "logs").glob("*.log"))
     assert main(command) == 0  # the same --dir: both points are done, nothing runs again
     assert sorted((folder / "logs").glob("*.log")) == logs and len(_rows(folder)) == 2
+
+
+def test_runs_do_not_share_the_callers_wandb_service(tmp_path, monkeypatch):
+    """A caller that already used W&B exports WANDB_SERVICE; a run attached to it could end before its log is written."""
+    monkeypatch.setenv("WANDB_SERVICE", "2-99999-tcp-localhost-1")  # a service that does not exist
+    sweep = _write_sweep(tmp_path, parameters={"x": {"value": 1}})
+    main([str(sweep), "--dir", str(tmp_path / "out"), "--poll", "0.2"])
+    (row,) = _rows(tmp_path / "out")
+    assert row["state"] == "finished" and float(row["val/score"]) == 10.0

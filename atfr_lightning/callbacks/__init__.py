@@ -4,6 +4,7 @@ from atfr_lightning.callbacks.adaptive_resolution import AdaptiveResolutionLogge
 from atfr_lightning.callbacks.flops import FlopsLogger
 from atfr_lightning.callbacks.multiview import MultiViewTestAccuracy
 from atfr_lightning.callbacks.nonfinite import NonFiniteGuard, NonFiniteLossError
+from atfr_lightning.callbacks.predictions import PredictionWriter
 from atfr_lightning.callbacks.summary import AdaptiveResolutionSummary
 
 __all__ = [
@@ -13,4 +14,5 @@ __all__ = [
     "MultiViewTestAccuracy",
     "NonFiniteGuard",
     "NonFiniteLossError",
+    "PredictionWriter",
 ]

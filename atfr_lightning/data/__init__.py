@@ -51,6 +51,7 @@ _EXPORTS = {
     "SSv2DataModule": "datamodules",
     "UCF101DataModule": "datamodules",
     "HMDB51DataModule": "datamodules",
+    "VideoFolderDataModule": "video_folder",
     "ClipDataset": "clip_dataset",
     "collate_clips": "clip_dataset",
     "EpochShuffleSampler": "samplers",
@@ -82,6 +83,7 @@ if TYPE_CHECKING:
         UCF101DataModule,
     )
     from atfr_lightning.data.decoding import DECODERS, VideoReadError, read_frames
+    from atfr_lightning.data.video_folder import VideoFolderDataModule
     from atfr_lightning.data.failures import DecodeFailureSummary
     from atfr_lightning.data.samplers import EpochShuffleSampler
     from atfr_lightning.data.sampling import clip_frame_indices, item_generator

@@ -268,6 +268,16 @@ class VideoDataModule(L.LightningDataModule):
             trainer.callbacks.append(DecodeFailureSummary())
 
     def setup(self, stage: str | None = None) -> None:
+        self._configure_for_trainer()
+        if stage in (None, "fit"):
+            self._dataset("train")
+        if stage in (None, "fit", "validate", "predict"):
+            self._dataset("val")
+        if stage in (None, "test"):
+            self._dataset("test")
+
+    def _configure_for_trainer(self) -> None:
+        """The per-device batch and the decode-failure report, once a trainer holds the datamodule."""
         if self.trainer is not None:
             world_size = self.trainer.world_size
             if self.batch_size % world_size:
@@ -277,12 +287,6 @@ class VideoDataModule(L.LightningDataModule):
                 )
             self.batch_size_per_device = self.batch_size // world_size
             self._attach_failure_summary()
-        if stage in (None, "fit"):
-            self._dataset("train")
-        if stage in (None, "fit", "validate", "predict"):
-            self._dataset("val")
-        if stage in (None, "test"):
-            self._dataset("test")
 
     def _dataset(self, split: str) -> ClipDataset:
         """The split's dataset, built on first use (so a loader works after any ``setup``)."""

@@ -72,6 +72,9 @@ class ClipDataset(Dataset):
         decoder: See ``atfr_lightning.data.decoding``.
         seed: Seed of the training randomness.
         cache_decoded: Keep every decoded video in memory (per worker), for small sets.
+        replace_unreadable: ``True`` (training and evaluation): an unreadable video is replaced by
+            the next readable one. ``False`` (prediction on a folder): the item keeps its video,
+            its clip is zeros and ``"error"`` says why, so every file gets its own answer.
     """
 
     def __init__(
@@ -88,6 +91,7 @@ class ClipDataset(Dataset):
         decoder: str = "pyav",
         seed: int = 0,
         cache_decoded: bool = False,
+        replace_unreadable: bool = True,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode={mode!r} is invalid: expected one of {MODES}")
@@ -116,6 +120,7 @@ class ClipDataset(Dataset):
         self.decoder = decoder
         self.seed = seed
         self.cache_decoded = cache_decoded
+        self.replace_unreadable = replace_unreadable
         self.epoch = 0
         self.failures: list[VideoRecord] = []
         self._failed: set[int] = set()
@@ -204,17 +209,30 @@ class ClipDataset(Dataset):
         video_index, clip_index, crop_index = self.locate(index)
         generator = item_generator(seed=self.seed, epoch=epoch, index=index) if self.mode == "train" else None
         failures: list[int] = []
-        used_index, frames = self._load(video_index, clip_index, generator, failures)
+        error = ""
+        if self.replace_unreadable:
+            used_index, frames = self._load(video_index, clip_index, generator, failures)
+        else:
+            used_index = video_index
+            try:
+                frames = self._read(video_index, clip_index, generator)
+            except Exception as exc:  # noqa: BLE001 - decoders raise many types; all mean "unreadable"
+                error = f"unreadable video ({type(exc).__name__}: {exc})"
+                # A black clip through the same transforms keeps the batch's shape; "error" marks it.
+                frames = torch.zeros((self.num_frames, 16, 16, 3), dtype=torch.uint8)
         clip = uint8_to_float(frames)  # (T, H, W, C) uint8 -> (C, T, H, W) float in [0, 1]
         if self.transform is not None:
             clip = self.transform(clip, generator=generator, crop_index=crop_index, num_crops=self.num_crops)
-        return {
+        item = {
             "video": clip,
             "label": self.records[used_index].label,
             "video_index": used_index,
             "view_index": clip_index * self.num_crops + crop_index,
             "decode_failures": failures,
         }
+        if not self.replace_unreadable:
+            item["error"] = error
+        return item
 
 
 def _frame_indices(num_source_frames: int, **kwargs: object) -> torch.Tensor:

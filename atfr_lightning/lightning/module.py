@@ -82,6 +82,7 @@ class VideoClassifier(L.LightningModule):
         )
         # The training loss's epoch mean as a metric object, so a resumed epoch keeps its first batches.
         self.train_loss = MeanMetric()
+        self.class_names: list[str] | None = None  # from the datamodule when saved, or a checkpoint
 
     def sgs_layer_names(self) -> list[str]:
         return list(self.net.sgs_layers()) if isinstance(self.net, AdaptiveTemporalNetwork) else []
@@ -144,10 +145,15 @@ class VideoClassifier(L.LightningModule):
         # aggregates; a run resumed from this checkpoint needs both to continue the same run.
         checkpoint["rng_states"] = capture_rng_states()
         checkpoint["train_epoch_metrics"] = metric_states(self._train_epoch_metrics())
+        # Class names travel with the weights, so predictions on any data can name their classes.
+        names = self.class_names or _datamodule_class_names(self._trainer)
+        if names:
+            checkpoint["class_names"] = list(names)
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self._rng_states_to_restore = checkpoint.get("rng_states")
         self._epoch_metrics_to_restore = checkpoint.get("train_epoch_metrics")
+        self.class_names = checkpoint.get("class_names") or self.class_names
 
     def on_train_epoch_start(self) -> None:
         # Decided from the epoch, so a run resumed from a checkpoint picks the right phase.
@@ -220,3 +226,12 @@ class VideoClassifier(L.LightningModule):
             ),
         )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+
+def _datamodule_class_names(trainer) -> list[str] | None:
+    datamodule = getattr(trainer, "datamodule", None) if trainer is not None else None
+    try:
+        names = getattr(datamodule, "class_names", None)
+    except Exception:  # noqa: BLE001 - annotations absent: the checkpoint simply carries no names
+        return None
+    return list(names) if names else None

@@ -90,7 +90,9 @@ def run_trial(
     log_dir = folder / "logs"
     log_dir.mkdir(exist_ok=True)
     command = build_command(spec, params, extra_args=extra_args, args_json_file=log_dir / f"{run_id}.json")
-    env = dict(os.environ)
+    # Each run starts its own W&B service: a service inherited from a process that already used W&B
+    # (WANDB_SERVICE) writes the run's log asynchronously, after the run's process has exited.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WANDB_SERVICE", "WANDB__SERVICE"))}
     live = log_dir / f"{run_id}.history.jsonl"
     env.update(WANDB_RUN_ID=run_id, WANDB_RUN_GROUP=group, WANDB_JOB_TYPE="sweep", WANDB_MODE=wandb_mode())
     env[HISTORY_ENV] = str(live)
