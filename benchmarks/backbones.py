@@ -23,6 +23,7 @@ Run: ``python benchmarks/backbones.py [--backbone x3d_s ...] [--crop-size 64] [-
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import time
 
@@ -129,6 +130,27 @@ def expected_time_ratio(r: dict) -> float:
     return (r["ms_pre"] + (r["ms_backbone"] - r["ms_pre"]) * post_ratio) / r["ms_backbone"]
 
 
+def _record(r: dict, args: argparse.Namespace) -> dict:
+    """One backbone's figures as a JSON object (ratios are SGS over the backbone without SGS)."""
+    return {
+        "backbone": r["backbone"],
+        "frames": r["frames"],
+        "crop_size": args.crop_size,
+        "batch_size": args.batch_size,
+        "threads": args.threads,
+        "mean_bins": r["mean_bins"],
+        "gflops_backbone": r["gflops_backbone"],
+        "gflops_sgs": r["gflops_sgs"],
+        "gflops_ratio": r["gflops_sgs"] / r["gflops_backbone"],
+        "ms_backbone": r["ms_backbone"],
+        "ms_sgs": r["ms_sgs"],
+        "time_ratio": r["ms_sgs"] / r["ms_backbone"],
+        "pre_sgs_time_share": r["ms_pre"] / r["ms_backbone"],
+        "expected_time_ratio": expected_time_ratio(r),
+        "units": "GFLOPs: fvcore multiply-adds per clip; ms: median wall time of one batch",
+    }
+
+
 def _steps_at_sgs(net: SGSNetwork, clips: torch.Tensor) -> list[int]:
     features = net.pre(clips[:1])
     return [f.shape[2] for f in (features if isinstance(features, list) else [features])]
@@ -144,8 +166,20 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (default 1: stable on a shared machine)")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON list of per-backbone objects instead of the table")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.json:
+        results = []
+        for backbone in args.backbone or available_backbones():
+            spec = get_backbone_spec(backbone)
+            frames = args.num_frames or (32 if spec.family == "slowfast" else 16)
+            r = benchmark(backbone, num_frames=frames, crop_size=args.crop_size, batch_size=args.batch_size,
+                          repeats=args.repeats)
+            results.append(_record(r, args))
+        print(json.dumps(results, indent=2))
+        return
     print(f"CPU, {args.threads} thread(s), batch {args.batch_size}, {args.crop_size}^2 crop, eval, "
           f"median of {args.repeats} interleaved runs; GFLOPs = fvcore multiply-adds per clip, SGS after res2, "
           "untrained SGS (see the module docstring)")
