@@ -60,6 +60,10 @@ def make_clips(batch_size: int, num_frames: int, crop_size: int, *, seed: int = 
     return torch.stack(clips)
 
 
+def _layout(net, clips: torch.Tensor) -> torch.Tensor:
+    return clips.contiguous(memory_format=torch.channels_last_3d) if getattr(net, "channels_last", False) else clips
+
+
 def timed(fn) -> float:
     """Wall time of ``fn()`` in milliseconds."""
     start = time.perf_counter()
@@ -68,10 +72,14 @@ def timed(fn) -> float:
 
 
 @torch.no_grad()
-def benchmark(backbone: str, *, num_frames: int, crop_size: int, batch_size: int, repeats: int) -> dict:
+def benchmark(
+    backbone: str, *, num_frames: int, crop_size: int, batch_size: int, repeats: int, channels_last: bool = False,
+    execution: str = "exact",
+) -> dict:
     clips = make_clips(batch_size, num_frames, crop_size)
     torch.manual_seed(0)
-    with_sgs = SGSNetwork(backbone=backbone, num_classes=400, num_frames=num_frames, crop_size=crop_size)
+    with_sgs = SGSNetwork(backbone=backbone, num_classes=400, num_frames=num_frames, crop_size=crop_size,
+                          execution=execution)
     with_sgs.train()
     for _ in range(2):  # batch norm statistics of this batch, so B' depends on content
         with_sgs(clips)
@@ -79,6 +87,9 @@ def benchmark(backbone: str, *, num_frames: int, crop_size: int, batch_size: int
     without = SGSNetwork(backbone=backbone, num_classes=400, num_frames=num_frames, crop_size=crop_size, sgs=False)
     without.load_state_dict({k: v for k, v in with_sgs.state_dict().items() if not k.startswith("sgs.")})
     without.eval()
+    if channels_last:  # the same layout for both: 3D convolutions are faster channels-last on CPU
+        with_sgs.use_channels_last()
+        without.use_channels_last()
 
     table = sgs_cost_table(with_sgs, num_frames=num_frames, crop_size=crop_size)
     pre_gflops, _ = count_gflops(_Pre(with_sgs), (clips[:1],))
@@ -86,12 +97,13 @@ def benchmark(backbone: str, *, num_frames: int, crop_size: int, batch_size: int
     bins = {name: layer.last_active_bins for name, layer in with_sgs.sgs_layers().items()}
     per_clip = table.clip_gflops(bins)
 
-    with_sgs(clips), without(clips)  # warm-up
     sgs_ms, plain_ms, pre_ms = [], [], []
-    for _ in range(repeats):  # interleaved, so all see the same machine load
-        plain_ms.append(timed(lambda: without(clips)))
-        sgs_ms.append(timed(lambda: with_sgs(clips)))
-        pre_ms.append(timed(lambda: with_sgs.pre(clips)))
+    with torch.inference_mode():  # as Lightning's predict and evaluation run
+        with_sgs(clips), without(clips)  # warm-up
+        for _ in range(repeats):  # interleaved, so all see the same machine load
+            plain_ms.append(timed(lambda: without(clips)))
+            sgs_ms.append(timed(lambda: with_sgs(clips)))
+            pre_ms.append(timed(lambda: with_sgs.pre(_layout(with_sgs, clips))))
     return {
         "backbone": backbone,
         "frames": num_frames,
@@ -138,6 +150,8 @@ def _record(r: dict, args: argparse.Namespace) -> dict:
         "crop_size": args.crop_size,
         "batch_size": args.batch_size,
         "threads": args.threads,
+        "layout": "channels_last_3d" if args.channels_last else "contiguous",
+        "execution": args.execution,
         "mean_bins": r["mean_bins"],
         "gflops_backbone": r["gflops_backbone"],
         "gflops_sgs": r["gflops_sgs"],
@@ -166,6 +180,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (default 1: stable on a shared machine)")
+    parser.add_argument("--execution", default="exact", choices=("exact", "bucketed", "grouped", "masked"),
+                        help="how the layers after SGS run in evaluation (exact = bucketed there)")
+    parser.add_argument("--channels-last", action="store_true",
+                        help="channels-last 3D layout for both networks (faster at batch 8 on CPU, slower at batch 1)")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON list of per-backbone objects instead of the table")
     args = parser.parse_args()
@@ -176,7 +194,7 @@ def main() -> None:
             spec = get_backbone_spec(backbone)
             frames = args.num_frames or (32 if spec.family == "slowfast" else 16)
             r = benchmark(backbone, num_frames=frames, crop_size=args.crop_size, batch_size=args.batch_size,
-                          repeats=args.repeats)
+                          repeats=args.repeats, channels_last=args.channels_last, execution=args.execution)
             results.append(_record(r, args))
         print(json.dumps(results, indent=2))
         return
@@ -191,7 +209,7 @@ def main() -> None:
         spec = get_backbone_spec(backbone)
         frames = args.num_frames or (32 if spec.family == "slowfast" else 16)
         r = benchmark(backbone, num_frames=frames, crop_size=args.crop_size, batch_size=args.batch_size,
-                      repeats=args.repeats)
+                      repeats=args.repeats, channels_last=args.channels_last, execution=args.execution)
         bins = f"{r['mean_bins']} ({r['max_bins']})"
         print(f"{backbone:<18} {frames:>3} {bins:>16} {r['gflops_backbone']:>8.3f} {r['gflops_sgs']:>8.3f} "
               f"{r['gflops_sgs'] / r['gflops_backbone']:>12.2f} {r['ms_backbone']:>8.0f} {r['ms_sgs']:>8.0f} "

@@ -60,13 +60,32 @@ def _trained_net(**kwargs):
     return net
 
 
-def test_masked_equals_grouped_in_evaluation():
+def test_masked_and_bucketed_equal_grouped_in_evaluation():
     net = _trained_net().eval()
     x = _clips()
     net.execution = "grouped"
     grouped = net(x)
-    net.execution = "masked"
-    torch.testing.assert_close(net(x), grouped, atol=1e-5, rtol=0)
+    for execution in ("masked", "bucketed"):
+        net.execution = execution
+        torch.testing.assert_close(net(x), grouped, atol=1e-5, rtol=0)
+    # The channels-last layout (faster 3D convolutions on CPU) computes the same logits.
+    net.execution = "exact"
+    net.use_channels_last()
+    torch.testing.assert_close(net(x), grouped, atol=1e-4, rtol=0)
+
+
+def test_bucket_keys_merge_close_lengths_and_bound_the_padding():
+    from atfr_lightning.models.adaptive import bucket_keys
+
+    assert bucket_keys([5, 6, 6, 7, 5, 7, 5, 7]) == [0] * 8  # padding 8 of 48 valid slices: one pass
+    keys = bucket_keys([1, 3, 7, 8, 1, 3, 8, 8], waste=0.5)
+    assert keys[0] == keys[4] and keys[2] == keys[3] == keys[6] == keys[7] and keys[0] != keys[2]
+    for lengths in ([1, 2, 3, 4, 16, 16], [4] * 5, [1, 16]):
+        keys = bucket_keys(lengths, waste=0.25)
+        for key in set(keys):
+            members = [n for n, k in zip(lengths, keys) if k == key]
+            padding = sum(max(members) - n for n in members)
+            assert padding <= 0.25 * sum(members) or len(set(members)) == 1
 
 
 def test_masked_training_ignores_what_the_padding_holds():
@@ -91,7 +110,7 @@ def test_exact_execution_resolves_by_mode():
     net = SGSNetwork(backbone="x3d_s", **SMALL)
     assert net.execution == "exact"
     assert net.train().resolved_execution() == "masked"
-    assert net.eval().resolved_execution() == "grouped"
+    assert net.eval().resolved_execution() == "bucketed"
 
 
 def test_padded_execution_is_the_reference_behaviour():

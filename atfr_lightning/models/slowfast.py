@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from atfr_lightning.models.adaptive import AdaptiveTemporalNetwork, take_rows, run_grouped
+from atfr_lightning.models.adaptive import AdaptiveTemporalNetwork, bucket_keys, run_grouped, take_rows
 from atfr_lightning.models.masking import StridedTemporalMask, TemporalMask, attach_temporal_mask
 from atfr_lightning.models.pooling import make_temporal_pools_adaptive
 from atfr_lightning.models.pretrained import LoadReport, load_pretrained
@@ -260,21 +260,37 @@ class SlowFastSGSNetwork(AdaptiveTemporalNetwork):
             active.append(bins)
         return sampled, active
 
+    def _masked_post_pathways(self, features: list[torch.Tensor], active_bins: list[torch.Tensor]) -> torch.Tensor:
+        for name, f, bins in zip(PATHWAYS, features, active_bins):
+            self.masks[name].lengths, self.masks[name].steps = bins, f.shape[2]
+        try:
+            # Zero the padding (SGS already does): the lateral convolution and the Fast
+            # pathway's temporal convolutions right after SGS then read zeros past a clip's end.
+            return self.post([f * self.masks[name].mask_for(f) for name, f in zip(PATHWAYS, features)])
+        finally:
+            for mask in self.masks.values():
+                mask.lengths = None
+
     def forward_post(self, features: list[torch.Tensor], active_bins: list[torch.Tensor] | None) -> torch.Tensor:
-        """Run the layers after SGS: grouped by B'_slow (Fast pathway masked), masked, or padded."""
+        """Run the layers after SGS: bucketed, grouped by B'_slow (Fast pathway masked), masked, or padded."""
         execution = self.resolved_execution()
         if active_bins is None or execution == "padded":
             return self.post(features)
         if execution == "masked":
-            for name, f, bins in zip(PATHWAYS, features, active_bins):
-                self.masks[name].lengths, self.masks[name].steps = bins, f.shape[2]
-            try:
-                # Zero the padding (SGS already does): the lateral convolution and the Fast
-                # pathway's temporal convolutions right after SGS then read zeros past a clip's end.
-                return self.post([f * self.masks[name].mask_for(f) for name, f in zip(PATHWAYS, features)])
-            finally:
-                for mask in self.masks.values():
-                    mask.lengths = None
+            return self._masked_post_pathways(features, active_bins)
+        if execution == "bucketed":
+            # Buckets of close B'_slow, each one masked pass padded to its largest B'_slow and B'_fast.
+            slow, fast = features
+
+            def run_bucket(key: int, rows: torch.Tensor | None) -> torch.Tensor:
+                bins = [take_rows(b, rows) for b in active_bins]
+                counts = [int(b.max()) for b in bins]
+                part = [take_rows(slow, rows)[:, :, : counts[0]], take_rows(fast, rows)[:, :, : counts[1]]]
+                if all(bool((b == c).all()) for b, c in zip(bins, counts)):
+                    return self.post(part)
+                return self._masked_post_pathways(part, bins)
+
+            return run_grouped(bucket_keys(active_bins[0].tolist()), run_bucket, device=slow.device)
         # Grouping by the (B'_slow, B'_fast) pair would run the layers after SGS almost once per
         # clip. Group by B'_slow only (the Slow pathway holds most of the cost) and run the Fast
         # pathway masked within a group, padded to the group's largest B'_fast: still exact.
