@@ -114,8 +114,16 @@ def test_exact_execution_resolves_by_mode():
 
 
 def test_padded_execution_is_the_reference_behaviour():
-    net = SGSNetwork(backbone="x3d_s", execution="padded", **SMALL).eval()
-    assert net(_clips()).shape == (6, 5)
+    """The released code: the zero padding flows through every later layer, so a clip's logits depend on its batch."""
+    net = _trained_net(execution="padded").eval()
+    x = _clips()
+    with torch.no_grad():
+        batched = net(x)
+        features, bins = net.forward_features(x)
+        torch.testing.assert_close(batched, net.post(features), atol=0, rtol=0)
+        assert len(set(bins.tolist())) > 1, "the test needs clips with different B'"
+        alone = torch.cat([net(x[i : i + 1]) for i in range(len(x))])
+    assert not torch.allclose(alone, batched, atol=1e-4), "padding should change the shorter clips' logits"
 
 
 def test_training_step_backward():

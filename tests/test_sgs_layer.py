@@ -41,11 +41,22 @@ def test_any_length_and_bin_count(steps, num_bins):
 
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
-def test_autocast_keeps_binning_in_float32(dtype):
+def test_autocast_keeps_binning_in_float32(dtype, monkeypatch):
+    from atfr_lightning.sgs import functional
+
+    seen = []
+    original = functional.bin_weights
+
+    def recording(distances, *args, **kwargs):
+        seen.append(distances.dtype)
+        return original(distances, *args, **kwargs)
+
+    monkeypatch.setattr(functional, "bin_weights", recording)
     layer = _layer().eval()
     x = torch.randn(2, 6, 8, 3, 3)
     with torch.autocast("cpu", dtype=dtype):
         y, active = layer(x)
+    assert seen == [torch.float32], f"binning ran in {seen} under {dtype} autocast"
     assert torch.isfinite(y.float()).all()
     _, active_fp32 = layer(x)
     assert active.shape == active_fp32.shape

@@ -149,24 +149,26 @@ class AdaptiveResolutionSummary(L.Callback):
 
 
 def format_summary(result: dict, *, backbone_label: str, split: str) -> str:
-    """The human-readable summary block, units named."""
+    """The human-readable summary block, units named, values in one aligned column."""
     top1 = result["top1"]
-    lines = [
-        "",
-        f"=== Adaptive temporal resolution: {split} split, {result['clips']} clips, 1 view each ===",
-        f"top-1 accuracy                         : {top1 * 100:.1f} %" if top1 is not None else "top-1: n/a",
+    rows: list[tuple[str, str]] = [
+        ("top-1 accuracy (per clip)", "n/a" if top1 is None else f"{top1 * 100:.1f} %"),
     ]
     for layer, bins in result["mean_bins"].items():
-        lines.append(f"mean active bins per clip ({layer:>5})    : {bins:.2f} of {result['max_bins']} temporal slices")
-    ratio = result["gflops_per_clip"] / result["backbone_gflops"]
+        rows.append((f"mean active bins per clip, {layer}", f"{bins:.2f} of {result['max_bins']} temporal slices"))
+    gflops: list[tuple[str, str]]
     if not result["mean_bins"]:  # the network has no SGS layer: one fixed cost
-        lines += [f"{UNITS}: {backbone_label} without SGS {result['backbone_gflops']:.4f}", ""]
-        return "\n".join(lines)
-    lines += [
-        f"{UNITS}:",
-        f"  {backbone_label} + SGS, mean over clips : {result['gflops_per_clip']:.4f}",
-        f"  {backbone_label} without SGS            : {result['backbone_gflops']:.4f}",
-        f"  ratio SGS / without SGS              : {ratio:.3f}",
-        "",
-    ]
-    return "\n".join(lines)
+        gflops = [(f"{backbone_label} without SGS", f"{result['backbone_gflops']:.4f}")]
+    else:
+        ratio = result["gflops_per_clip"] / result["backbone_gflops"]
+        gflops = [
+            (f"{backbone_label} + SGS, mean over clips", f"{result['gflops_per_clip']:.4f}"),
+            (f"{backbone_label} without SGS", f"{result['backbone_gflops']:.4f}"),
+            ("ratio SGS / without SGS", f"{ratio:.3f}"),
+        ]
+    width = max(len(label) for label, _ in rows + [("  " + g, "") for g, _ in gflops])
+    lines = ["", f"=== Adaptive temporal resolution: {split} split, {result['clips']} clips (views) ==="]
+    lines += [f"{label:<{width}} : {value}" for label, value in rows]
+    lines.append(f"{UNITS}:")
+    lines += [f"{'  ' + label:<{width}} : {value}" for label, value in gflops]
+    return "\n".join(lines + [""])
