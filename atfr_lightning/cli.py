@@ -13,7 +13,6 @@ from atfr_lightning.lightning.module import VideoClassifier
 from atfr_lightning.lightning.resume import AtomicCheckpointIO
 from atfr_lightning.wandb_mode import configure_wandb_mode, wandb_logged_in  # noqa: F401 (public here too)
 
-
 # Network arguments the CLI takes from the datamodule (target -> source).
 LINKED_FROM_DATA = {
     "model.net.init_args.num_frames": "data.init_args.num_frames",

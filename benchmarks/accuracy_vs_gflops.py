@@ -254,7 +254,7 @@ def summarise(rows: list[dict], backbone_gflops: float) -> list[dict]:
     for name in dict.fromkeys(r["variant"] for r in rows):
         group = [r for r in rows if r["variant"] == name]
 
-        def stats(key):
+        def stats(key, group=group):
             values = torch.tensor([r[key] for r in group], dtype=torch.float64)
             return values.mean().item(), (values.std().item() if len(values) > 1 else 0.0)
 
@@ -397,7 +397,8 @@ def main(argv: list[str] | None = None) -> None:
             f"Synthetic task `{args.task}` ({setting.num_train} train / {setting.num_val} val clips, "
             f"{setting.num_frames} x {setting.frame_size}²), X3D-S architecture at width 1.0 / depth 1.0, setting "
             f"`{args.setting}`: {recipe}; seeds {seeds}; "
-            f"{int(static.sum())} static and {int(hard.sum())} hard val clips (appear, motion: need > 4 frames, i.e. a uniform T/4 input subsample can miss the label; cue: need_average > 4)."
+            f"{int(static.sum())} static and {int(hard.sum())} hard val clips (appear, motion: need > 4 frames, "
+            "i.e. a uniform T/4 input subsample can miss the label; cue: need_average > 4)."
         )
     (args.out / "setting.json").write_text(json.dumps({**asdict(setting), **vars(args), "out": str(args.out)},
                                                       indent=2, default=str))

@@ -43,9 +43,9 @@ def small_args(data_root: Path, run_dir: Path) -> list[str]:
 
 def wandb_offline_run(data_root: Path, run_dir: Path):
     """fit for one epoch (2 training steps) and one validation epoch, W&B offline; returns the CLI."""
-    from atfr_lightning.cli import run_cli
-
     import wandb
+
+    from atfr_lightning.cli import run_cli
 
     with _env(WANDB_MODE="offline", WANDB_SILENT="true"):
         cli = run_cli(
@@ -69,9 +69,9 @@ def wandb_offline_run(data_root: Path, run_dir: Path):
 
 def wandb_off_run(data_root: Path, run_dir: Path):
     """validate with the config's WandbLogger but WANDB_MODE=disabled; the callbacks write CSV and PNG."""
-    from atfr_lightning.cli import run_cli
-
     import wandb
+
+    from atfr_lightning.cli import run_cli
 
     args = [*small_args(data_root, run_dir), f"--trainer.logger.init_args.save_dir={run_dir}"]
     wandb.teardown()  # forget settings cached by an earlier run in this process

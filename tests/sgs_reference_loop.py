@@ -14,12 +14,12 @@ def distances_loop(z: torch.Tensor, *, kind: str, mode: str) -> torch.Tensor:
     n_clips, latent, steps = z.shape
     out = torch.zeros(n_clips, steps, dtype=z.dtype)
     for n in range(n_clips):
-        mean = [sum(float(z[n, l, t]) for t in range(steps)) / steps for l in range(latent)]
+        mean = [sum(float(z[n, dim, t]) for t in range(steps)) / steps for dim in range(latent)]
         for t in range(steps):
             if kind == "l2_mean":
-                comps = [mean[l] - float(z[n, l, t]) for l in range(latent)]
+                comps = [mean[dim] - float(z[n, dim, t]) for dim in range(latent)]
             else:
-                comps = [float(z[n, l, t]) for l in range(latent)]
+                comps = [float(z[n, dim, t]) for dim in range(latent)]
             if mode == "reference":
                 out[n, t] = math.sqrt(sum((c + 1e-6) ** 2 for c in comps))
             else:

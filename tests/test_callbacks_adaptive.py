@@ -12,7 +12,14 @@ import torch
 from adaptive_runs import NUM_FRAMES, NUM_VAL
 
 from atfr_lightning.callbacks.gather import gather_clip_rows
-from atfr_lightning.callbacks.records import frame_bins, frame_strip, integer_histogram, mean_by_class, pearson, read_csv
+from atfr_lightning.callbacks.records import (
+    frame_bins,
+    frame_strip,
+    integer_histogram,
+    mean_by_class,
+    pearson,
+    read_csv,
+)
 from atfr_lightning.inspection.wandb_offline import find_offline_run, read_history
 
 
@@ -43,7 +50,7 @@ def test_offline_run_holds_histogram_table_scalars_images(wandb_offline_run, ada
     assert sorted(clips["video_index"]) == list(range(NUM_VAL))
     bins = np.array(clips["bins/sgs"])
     assert ((1 <= bins) & (bins <= NUM_FRAMES)).all()
-    assert clips["correct"] == [int(p == l) for p, l in zip(clips["prediction"], clips["label"])]
+    assert clips["correct"] == [int(p == y) for p, y in zip(clips["prediction"], clips["label"])]
 
     # Labels and need agree with the side-car metadata (row = video_index).
     meta_path = next(Path(adaptive_data_root).rglob("val_meta.jsonl"))

@@ -118,7 +118,7 @@ def test_malformed_json_and_unlabelled_test_file(ssv2: Path, tmp_path: Path) -> 
     (tmp_path / "something-something-v2-labels.json").write_text('{\n  "Approaching something": "0",\n  "oops"\n}')
     dm = SSv2DataModule(video_root=str(ssv2), annotation_dir=str(tmp_path), **SMALL)
     with pytest.raises(AnnotationError, match=r"labels\.json:4: malformed JSON at column 1 .*expected a JSON object"):
-        dm.num_classes
+        dm.num_classes  # noqa: B018 - the property reads the labels file
     test_as_val = SSv2DataModule(
         video_root=str(ssv2), annotation_dir=str(ssv2), val_annotations="something-something-v2-test.json", **SMALL
     )

@@ -114,7 +114,8 @@ def test_two_pathway_cost_is_additive_and_matches_a_traced_clip():
     net.eval()
     torch.manual_seed(3)
     still = torch.randn(1, 3, 1, 32, 32)
-    clips = [torch.randn(1, 3, 32, 32, 32), still.expand(-1, -1, 32, -1, -1), still + torch.linspace(0, 3, 32).view(1, 1, 32, 1, 1)]
+    ramp = torch.linspace(0, 3, 32).view(1, 1, 32, 1, 1)
+    clips = [torch.randn(1, 3, 32, 32, 32), still.expand(-1, -1, 32, -1, -1), still + ramp]
     seen = set()
     for clip in clips:
         with torch.no_grad():

@@ -7,7 +7,6 @@ from sgs_reference_loop import distances_loop, drop_loop, sample_loop, weights_l
 from atfr_lightning.sgs import functional as F
 
 
-
 @pytest.fixture(autouse=True)
 def _float64_default():
     # Exact comparisons against the loop in float64; restored so other test files see float32.

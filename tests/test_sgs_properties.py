@@ -91,13 +91,13 @@ def test_with_bins_in_time_order_the_output_is_the_same_set_of_slices(clip, num_
     _, _, active, y = _pipeline(x, z, num_bins=num_bins, mode=mode, kind=kind, order="time")
     _, _, _, y_shuffled = _pipeline(x[:, :, permutation], z[:, :, permutation],
                                     num_bins=num_bins, mode=mode, kind=kind, order="time")
-    for i in range(x.shape[0]):
-        def as_set(tensor):
-            slices = tensor[i, :, : int(active[i])].reshape(x.shape[1], int(active[i]), -1).transpose(0, 1)
-            flat = slices.reshape(int(active[i]), -1)
-            return flat[torch.argsort(flat[:, 0] + 1e-3 * flat.sum(dim=1))]
+    def as_set(tensor, i):
+        count = int(active[i])
+        flat = tensor[i, :, :count].reshape(x.shape[1], count, -1).transpose(0, 1).reshape(count, -1)
+        return flat[torch.argsort(flat[:, 0] + 1e-3 * flat.sum(dim=1))]
 
-        torch.testing.assert_close(as_set(y_shuffled), as_set(y), rtol=1e-9, atol=1e-9)
+    for i in range(x.shape[0]):
+        torch.testing.assert_close(as_set(y_shuffled, i), as_set(y, i), rtol=1e-9, atol=1e-9)
 
 
 @SETTINGS

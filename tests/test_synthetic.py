@@ -375,7 +375,7 @@ def test_cue_metadata_fields(datasets: dict[str, Path]) -> None:
             kinds = [kind for kind, _, _ in record["patterns"]]
             assert len(set(kinds)) == len(kinds) and all(0 <= kind < 4 for kind in kinds)
             end = 0
-            for kind, onset, duration in record["patterns"]:
+            for _kind, onset, duration in record["patterns"]:
                 assert onset >= end and duration >= 1, (split, index, record["patterns"])
                 end = onset + duration
             assert end <= 16

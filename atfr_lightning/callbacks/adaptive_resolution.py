@@ -223,7 +223,10 @@ class AdaptiveResolutionLogger(L.Callback):
                 f"{split}/clips": wandb.Table(columns=order, data=[list(r) for r in zip(*(rows[c].tolist() for c in order))]),
                 f"{split}/mean_bins_per_class": wandb.Table(
                     columns=["class", "class_name", *layers],
-                    data=[[c, class_names[c], *[_nan_to_none(per_class[l][c]) for l in layers]] for c in range(num_classes)],
+                    data=[
+                        [c, class_names[c], *[_nan_to_none(per_class[layer][c]) for layer in layers]]
+                        for c in range(num_classes)
+                    ],
                 ),
             }
             for layer in layers:
@@ -239,7 +242,11 @@ class AdaptiveResolutionLogger(L.Callback):
             write_csv(folder / f"{stem}_clips.csv", {name: rows[name].tolist() for name in order})
             write_csv(
                 folder / f"{stem}_mean_bins_per_class.csv",
-                {"class": list(range(num_classes)), "class_name": class_names, **{l: per_class[l].tolist() for l in layers}},
+                {
+                    "class": list(range(num_classes)),
+                    "class_name": class_names,
+                    **{layer: per_class[layer].tolist() for layer in layers},
+                },
             )
             plot_bins_histograms(
                 folder / f"{stem}_bins_hist.png",

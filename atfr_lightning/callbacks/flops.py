@@ -14,6 +14,7 @@ from atfr_lightning.callbacks.records import GFLOPS_UNITS, plot_gflops_histogram
 from atfr_lightning.flops import cached_cost_table
 from atfr_lightning.models.adaptive import AdaptiveTemporalNetwork
 
+
 def cost_table_for(
     net: torch.nn.Module, *, num_frames: int | None, crop_size: int | None, trainer: L.Trainer | None = None
 ):

@@ -145,7 +145,8 @@ class AdaptiveResolutionSummary(L.Callback):
         (run_dir / "summary.json").write_text(json.dumps({split: result}, indent=2))
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
-                logger.experiment.summary.update({f"summary/{split}/{k}": v for k, v in result.items() if not isinstance(v, dict)})
+                flat = {f"summary/{split}/{k}": v for k, v in result.items() if not isinstance(v, dict)}
+                logger.experiment.summary.update(flat)
 
 
 def format_summary(result: dict, *, backbone_label: str, split: str) -> str:

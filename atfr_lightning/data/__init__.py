@@ -83,7 +83,6 @@ if TYPE_CHECKING:
         UCF101DataModule,
     )
     from atfr_lightning.data.decoding import DECODERS, VideoReadError, read_frames
-    from atfr_lightning.data.video_folder import VideoFolderDataModule
     from atfr_lightning.data.failures import DecodeFailureSummary
     from atfr_lightning.data.samplers import EpochShuffleSampler
     from atfr_lightning.data.sampling import clip_frame_indices, item_generator
@@ -123,6 +122,7 @@ if TYPE_CHECKING:
         decode_video,
         parse_video_list,
     )
+    from atfr_lightning.data.video_folder import VideoFolderDataModule
 
 
 def __getattr__(name: str) -> Any:

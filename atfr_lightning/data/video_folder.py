@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+
 from torch.utils.data import DataLoader
 
 from atfr_lightning.data.annotations import AnnotationError, VideoRecord

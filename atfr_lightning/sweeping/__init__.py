@@ -6,7 +6,7 @@ agent would, reads the metric back from the run's own W&B summary and keeps the 
 ``DIR`` so a killed sweep continues where it stopped. No server, no network, no Lightning import.
 """
 
-from atfr_lightning.sweeping.spec import SweepSpec, load_sweep
 from atfr_lightning.sweeping.ledger import Ledger, Trial
+from atfr_lightning.sweeping.spec import SweepSpec, load_sweep
 
 __all__ = ["Ledger", "SweepSpec", "Trial", "load_sweep"]
