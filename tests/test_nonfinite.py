@@ -7,7 +7,8 @@ import math
 import lightning as L
 import pytest
 import torch
-from torch.utils.data import DataLoader, Dataset
+from random_clips import RandomClips
+from torch.utils.data import DataLoader
 
 from atfr_lightning.callbacks import NonFiniteGuard, NonFiniteLossError
 from atfr_lightning.lightning.module import VideoClassifier
@@ -15,19 +16,6 @@ from atfr_lightning.models import SGSNetwork
 
 SMALL = dict(backbone="x3d_s", num_classes=3, num_frames=8, crop_size=32, num_bins=4, dropout=0.0,
              backbone_kwargs={"width_factor": 1.0, "depth_factor": 1.0})
-
-
-class Clips(Dataset):
-    def __init__(self, count: int = 8) -> None:
-        generator = torch.Generator().manual_seed(0)
-        self.videos = torch.randn(count, 3, 8, 32, 32, generator=generator)
-        self.labels = torch.randint(0, 3, (count,), generator=generator)
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, index: int) -> dict:
-        return {"video": self.videos[index], "label": self.labels[index], "video_index": 100 + index}
 
 
 class Poison(L.Callback):
@@ -62,7 +50,7 @@ def _fit(tmp_path, *callbacks, precision: str = "32-true", max_steps: int = 4) -
         enable_model_summary=False, enable_checkpointing=False, default_root_dir=tmp_path,
         callbacks=[*callbacks, Record()], limit_val_batches=0,
     )
-    trainer.fit(model, DataLoader(Clips(), batch_size=2, shuffle=False))
+    trainer.fit(model, DataLoader(RandomClips(8, first_id=100), batch_size=2, shuffle=False))
     return model, losses
 
 

@@ -45,6 +45,16 @@ def _pipeline(x, z, *, num_bins, mode, kind, kernel="linear", order="similarity"
     return weights, compact, active, F.sample(x, compact)
 
 
+def _original_and_shuffled(clip, rng, **options):
+    """(active bins, output) of the clip and of the clip with its slices in a random order."""
+    x, z = clip
+    permutation = list(range(x.shape[2]))
+    rng.shuffle(permutation)
+    _, _, active, y = _pipeline(x, z, **options)
+    _, _, active_shuffled, y_shuffled = _pipeline(x[:, :, permutation], z[:, :, permutation], **options)
+    return (active, y), (active_shuffled, y_shuffled)
+
+
 @SETTINGS
 @given(clips(), bins, modes, distances_kinds, st.sampled_from(F.KERNELS), st.sampled_from(F.ORDERS))
 def test_finite_outputs_and_between_one_and_b_active_bins(clip, num_bins, mode, kind, kernel, order):
@@ -71,12 +81,9 @@ def test_padding_rows_are_exactly_zero_and_compaction_removes_empty_rows(clip, n
 @SETTINGS
 @given(clips(), bins, modes, distances_kinds, st.randoms(use_true_random=False))
 def test_shuffling_the_input_slices_leaves_the_output_unchanged(clip, num_bins, mode, kind, rng):
-    x, z = clip
-    permutation = list(range(x.shape[2]))
-    rng.shuffle(permutation)
-    _, _, active, y = _pipeline(x, z, num_bins=num_bins, mode=mode, kind=kind)
-    _, _, active_shuffled, y_shuffled = _pipeline(x[:, :, permutation], z[:, :, permutation],
-                                                  num_bins=num_bins, mode=mode, kind=kind)
+    x, _ = clip
+    (active, y), (active_shuffled, y_shuffled) = _original_and_shuffled(clip, rng, num_bins=num_bins, mode=mode,
+                                                                          kind=kind)
     assert torch.equal(active, active_shuffled)
     # Bins come in similarity order, so the output is the same tensor, not only the same set.
     torch.testing.assert_close(y_shuffled, y, rtol=1e-9, atol=1e-9)
@@ -85,12 +92,10 @@ def test_shuffling_the_input_slices_leaves_the_output_unchanged(clip, num_bins, 
 @SETTINGS
 @given(clips(), bins, modes, distances_kinds, st.randoms(use_true_random=False))
 def test_with_bins_in_time_order_the_output_is_the_same_set_of_slices(clip, num_bins, mode, kind, rng):
-    x, z = clip
-    permutation = list(range(x.shape[2]))
-    rng.shuffle(permutation)
-    _, _, active, y = _pipeline(x, z, num_bins=num_bins, mode=mode, kind=kind, order="time")
-    _, _, _, y_shuffled = _pipeline(x[:, :, permutation], z[:, :, permutation],
-                                    num_bins=num_bins, mode=mode, kind=kind, order="time")
+    x, _ = clip
+    (active, y), (_, y_shuffled) = _original_and_shuffled(clip, rng, num_bins=num_bins, mode=mode, kind=kind,
+                                                          order="time")
+
     def as_set(tensor, i):
         count = int(active[i])
         flat = tensor[i, :, :count].reshape(x.shape[1], count, -1).transpose(0, 1).reshape(count, -1)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import lightning as L
 import pytest
 import torch
-from torch.utils.data import DataLoader, Dataset
+from random_clips import RandomClips
+from torch.utils.data import DataLoader
 
 from atfr_lightning.lightning.module import VideoClassifier
 from atfr_lightning.models import SGSNetwork, load_pretrained
@@ -18,19 +19,6 @@ SMALL = {
     "backbone_kwargs": {"width_factor": 1.0, "depth_factor": 1.0},
     "dropout": 0.0,
 }
-
-
-class RandomClips(Dataset):
-    def __init__(self, count: int) -> None:
-        generator = torch.Generator().manual_seed(0)
-        self.videos = torch.randn(count, 3, 8, 32, 32, generator=generator)
-        self.labels = torch.randint(0, 3, (count,), generator=generator)
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, index: int) -> dict:
-        return {"video": self.videos[index], "label": self.labels[index]}
 
 
 class RecordPhase(L.Callback):
