@@ -101,6 +101,14 @@ def default_variants(num_bins: int) -> dict[str, Variant]:
         ),
         "sgs_full_bins": Variant("SGS B=T, default mode", "sgs", {"sgs": True}),
         "sgs_time_order": Variant(f"SGS B={num_bins}, default, bins in time order", "sgs", {**sgs, "sgs_order": "time"}),
+        "sgs_mean": Variant(f"SGS B={num_bins}, default, mean bins", "sgs", {**sgs, "kernel": "linear_mean"}),
+        "sgs_normalized": Variant(
+            f"SGS B={num_bins}, default, bins / slice count", "sgs", {**sgs, "kernel": "linear_normalized"}
+        ),
+        "sgs_mean_replicate_time": Variant(
+            f"SGS B={num_bins}, mean bins, replicate padding, time order", "sgs",
+            {**sgs, "kernel": "linear_mean", "temporal_padding": "replicate", "sgs_order": "time"},
+        ),
         "sgs_scratch": Variant(f"SGS B={num_bins}, default, from scratch", "sgs", sgs, warm=False),
     }
 

@@ -112,6 +112,30 @@ def test_normalized_kernel_divides_by_slice_count():
     torch.testing.assert_close(F.normalize_bins(w), torch.tensor([[[0.5, 0.25, 0.0], [0.0, 0.0, 2.0]]]))
 
 
+def test_mean_kernel_is_a_weighted_mean_of_the_bin_slices():
+    w = torch.tensor([[[1.0, 0.5, 0.0], [0.0, 0.0, 0.25], [0.0, 0.0, 0.0]]], dtype=torch.float64)
+    expected = torch.tensor([[[2 / 3, 1 / 3, 0.0], [0.0, 0.0, 1.0], [0.0, 0.0, 0.0]]], dtype=torch.float64)
+    torch.testing.assert_close(F.average_bins(w), expected)
+    # A bin of identical slices returns that slice, whatever their weights and number: the scale
+    # of one slice, as a fixed temporal average gives.
+    x = torch.full((1, 2, 3, 1, 1), 3.0, dtype=torch.float64)
+    compact, active = F.drop_empty_bins(F.average_bins(w))
+    assert active.tolist() == [2]
+    torch.testing.assert_close(F.sample(x, compact), torch.full((1, 2, 2, 1, 1), 3.0, dtype=torch.float64))
+
+
+def test_gradcheck_mean_kernel():
+    z = torch.randn(2, 4, 6, dtype=torch.float64, requires_grad=True)
+    x = torch.randn(2, 3, 6, 2, 2, dtype=torch.float64, requires_grad=True)
+
+    def pipeline(z, x):
+        d = F.temporal_distances(z, mode="default")
+        w, _ = F.drop_empty_bins(F.average_bins(F.bin_weights(d, 3, mode="default")))
+        return F.sample(x, w)
+
+    assert torch.autograd.gradcheck(pipeline, (z, x))
+
+
 def test_gradcheck_functional_core():
     z = torch.randn(2, 4, 5, requires_grad=True)
     x = torch.randn(2, 3, 5, 2, 2, requires_grad=True)

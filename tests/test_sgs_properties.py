@@ -39,6 +39,8 @@ def _pipeline(x, z, *, num_bins, mode, kind, kernel="linear", order="similarity"
     weights = F.bin_weights(F.temporal_distances(z, kind=kind, mode=mode), num_bins, mode=mode)
     if kernel == "linear_normalized":
         weights = F.normalize_bins(weights)
+    elif kernel == "linear_mean":
+        weights = F.average_bins(weights)
     if order == "time":
         weights = F.order_bins_by_time(weights)
     compact, active = F.drop_empty_bins(weights)

@@ -22,7 +22,7 @@ import torch
 
 MODES = ("reference", "default")
 DISTANCES = ("l2_mean", "norm")
-KERNELS = ("linear", "linear_normalized")
+KERNELS = ("linear", "linear_normalized", "linear_mean")
 ORDERS = ("similarity", "time")
 
 # The reference adds 1e-6 to each component of the difference before the norm, and 1e-7 to
@@ -104,6 +104,17 @@ def normalize_bins(weights: torch.Tensor) -> torch.Tensor:
     """The ``linear_normalized`` kernel: divide each bin by its number of slices with weight > 0."""
     counts = (weights > 0).sum(dim=-1, keepdim=True).clamp_min(1)
     return weights / counts.to(weights.dtype)
+
+
+def average_bins(weights: torch.Tensor) -> torch.Tensor:
+    """The ``linear_mean`` kernel: divide each bin by the sum of its weights (a weighted mean).
+
+    A bin then has the magnitude of one slice whatever it holds, like a fixed temporal average,
+    so a network trained without SGS sees features on the scale it was trained on; the tent
+    weights still decide how much each slice counts within its bin. Empty bins stay zero.
+    """
+    mass = weights.sum(dim=-1, keepdim=True)
+    return weights / torch.where(mass > 0, mass, torch.ones_like(mass))
 
 
 def order_bins_by_time(weights: torch.Tensor) -> torch.Tensor:

@@ -25,7 +25,8 @@ class SimilarityGuidedSampling(nn.Module):
         distance: ``"l2_mean"`` (distance to the clip's mean embedding, the released code) or
             ``"norm"`` (norm of the embedding, the paper text).
         kernel: ``"linear"`` (a bin is the weighted sum of its slices) or ``"linear_normalized"``
-            (divided by the number of slices in the bin).
+            (divided by the number of slices in the bin) or ``"linear_mean"`` (divided by the
+            sum of its weights: a weighted mean, on the scale of one slice; beyond the paper).
         mode: ``"default"`` (quirks fixed) or ``"reference"`` (the authors' code exactly).
         order: order of the active bins on the output's temporal axis: ``"similarity"`` (bin
             order, the reference) or ``"time"`` (by the mean time of each bin's slices).
@@ -104,6 +105,8 @@ class SimilarityGuidedSampling(nn.Module):
             weights = F_sgs.bin_weights(distances, num_bins, mode=self.mode)
             if self.kernel == "linear_normalized":
                 weights = F_sgs.normalize_bins(weights)
+            elif self.kernel == "linear_mean":
+                weights = F_sgs.average_bins(weights)
             if self.order == "time":
                 weights = F_sgs.order_bins_by_time(weights)
             compact, active_bins = F_sgs.drop_empty_bins(weights)
