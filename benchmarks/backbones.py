@@ -30,7 +30,7 @@ import time
 import torch
 
 from atfr_lightning.flops import count_gflops, sgs_cost_table
-from atfr_lightning.models import SGSNetwork, available_backbones, get_backbone_spec
+from atfr_lightning.models import RegisteredNetwork, available_backbones, build_network, get_backbone_spec
 
 
 def make_clips(batch_size: int, num_frames: int, crop_size: int, *, seed: int = 0) -> torch.Tensor:
@@ -78,13 +78,13 @@ def benchmark(
 ) -> dict:
     clips = make_clips(batch_size, num_frames, crop_size)
     torch.manual_seed(0)
-    with_sgs = SGSNetwork(backbone=backbone, num_classes=400, num_frames=num_frames, crop_size=crop_size,
+    with_sgs = build_network(backbone=backbone, num_classes=400, num_frames=num_frames, crop_size=crop_size,
                           execution=execution)
     with_sgs.train()
     for _ in range(2):  # batch norm statistics of this batch, so B' depends on content
         with_sgs(clips)
     with_sgs.eval()
-    without = SGSNetwork(backbone=backbone, num_classes=400, num_frames=num_frames, crop_size=crop_size, sgs=False)
+    without = build_network(backbone=backbone, num_classes=400, num_frames=num_frames, crop_size=crop_size, sgs=False)
     without.load_state_dict({k: v for k, v in with_sgs.state_dict().items() if not k.startswith("sgs.")})
     without.eval()
     if channels_last:  # the same layout for both: 3D convolutions are faster channels-last on CPU
@@ -122,7 +122,7 @@ def benchmark(
 class _Pre(torch.nn.Module):
     """The layers before SGS as a module fvcore can trace (tensors out only)."""
 
-    def __init__(self, net: SGSNetwork) -> None:
+    def __init__(self, net: RegisteredNetwork) -> None:
         super().__init__()
         self.net = net
 
@@ -165,7 +165,7 @@ def _record(r: dict, args: argparse.Namespace) -> dict:
     }
 
 
-def _steps_at_sgs(net: SGSNetwork, clips: torch.Tensor) -> list[int]:
+def _steps_at_sgs(net: RegisteredNetwork, clips: torch.Tensor) -> list[int]:
     features = net.pre(clips[:1])
     return [f.shape[2] for f in (features if isinstance(features, list) else [features])]
 

@@ -12,6 +12,7 @@ from atfr_lightning.models import (
     SGSNetwork,
     SlowFastSGSNetwork,
     available_backbones,
+    build_network,
     get_backbone_spec,
 )
 from atfr_lightning.models.masking import StridedTemporalMask, TemporalMask
@@ -54,7 +55,7 @@ def _clips(n: int, frames: int) -> torch.Tensor:
 
 def _net(name: str, **kwargs) -> AdaptiveTemporalNetwork:
     torch.manual_seed(0)
-    return SGSNetwork(backbone=name, num_classes=5, num_frames=_frames(name), crop_size=CROP, **kwargs)
+    return build_network(backbone=name, num_classes=5, num_frames=_frames(name), crop_size=CROP, **kwargs)
 
 
 def _settle(net: AdaptiveTemporalNetwork, x: torch.Tensor) -> AdaptiveTemporalNetwork:
@@ -78,7 +79,7 @@ def test_architecture_and_parameters_match_the_hub_and_the_zoo(name):
     # Built on the meta device: shapes only, no memory or compute.
     spec = get_backbone_spec(name)
     with torch.device("meta"):
-        net = SGSNetwork(backbone=name, num_classes=400, sgs=False)
+        net = build_network(backbone=name, num_classes=400, sgs=False)
         hub = import_pytorchvideo("pytorchvideo.models.hub")
         ref = getattr(hub, spec.hub_name)(pretrained=False) if spec.hub_name else None
     if ref is not None:  # same keys and shapes: model-zoo checkpoints load unchanged
@@ -187,9 +188,11 @@ def test_bad_arguments_are_named():
     with pytest.raises(ValueError, match="insert_after must be one of .* got 'pool2'"):
         _net("c2d_r50", insert_after="pool2")
     with pytest.raises(ValueError, match="num_frames must be >= alpha = 8"):
-        SGSNetwork(backbone="slowfast_r50_4x16", num_classes=5, num_frames=4, crop_size=CROP)
-    with pytest.raises(ValueError, match="needs a slowfast_\\* backbone"):
+        SlowFastSGSNetwork(backbone="slowfast_r50_4x16", num_classes=5, num_frames=4, crop_size=CROP)
+    with pytest.raises(ValueError, match="'x3d_s' is a x3d backbone: use atfr_lightning.models.SGSNetwork"):
         SlowFastSGSNetwork(backbone="x3d_s", num_classes=5)
+    with pytest.raises(ValueError, match="'slowfast_r50' is a slowfast backbone: use atfr_lightning.models.SlowFast"):
+        SGSNetwork(backbone="slowfast_r50", num_classes=5)
     with pytest.raises(ValueError, match="num_bins must be None"):
         _net("slowfast_r50", num_bins=0)
 

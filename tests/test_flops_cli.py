@@ -10,7 +10,7 @@ import torch
 from atfr_lightning.flops import CostTable, PathwayCostTable, count_gflops, sgs_cost_table
 from atfr_lightning.flops.__main__ import main
 from atfr_lightning.flops.published import PUBLISHED
-from atfr_lightning.models import SGSNetwork
+from atfr_lightning.models import SGSNetwork, SlowFastSGSNetwork
 
 
 @pytest.fixture(autouse=True)
@@ -100,7 +100,7 @@ def test_module_entry_point():
 def _slowfast():
     torch.manual_seed(0)
     # num_bins=1: the Slow pathway keeps 1 bin, the Fast one up to alpha = 8; a short table.
-    return SGSNetwork(backbone="slowfast_r50_4x16", num_classes=5, num_frames=32, crop_size=32, num_bins=1)
+    return SlowFastSGSNetwork(backbone="slowfast_r50_4x16", num_classes=5, num_frames=32, crop_size=32, num_bins=1)
 
 
 def test_two_pathway_cost_is_additive_and_matches_a_traced_clip():

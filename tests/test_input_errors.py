@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from atfr_lightning.models import ClipShapeError, SGSNetwork
+from atfr_lightning.models import ClipShapeError, SGSNetwork, SlowFastSGSNetwork
 from atfr_lightning.models.input_check import min_spatial_size
 
 SMALL = dict(backbone_kwargs={"width_factor": 1.0, "depth_factor": 1.0}, num_classes=3, num_bins=4)
@@ -48,7 +48,7 @@ def test_the_stated_minimum_is_the_real_one(x3d):
 
 @pytest.mark.slow
 def test_slowfast_needs_a_multiple_of_alpha_frames():
-    net = SGSNetwork(backbone="slowfast_r50", num_classes=3, num_frames=16, crop_size=32, num_bins=2).eval()
+    net = SlowFastSGSNetwork(backbone="slowfast_r50", num_classes=3, num_frames=16, crop_size=32, num_bins=2).eval()
     alpha = net.alpha
     with pytest.raises(ClipShapeError, match=rf"T >= {alpha} and a multiple of {alpha}.*got T = {alpha + 1}"):
         net(torch.zeros(1, 3, alpha + 1, 32, 32))

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from atfr_lightning.models import SGSNetwork, load_pretrained
+from atfr_lightning.models import SGSNetwork, build_network, load_pretrained
 from atfr_lightning.models.pretrained import classifier_keys, read_state_dict
 
 SMALL = dict(num_frames=8, crop_size=32)
@@ -21,7 +21,7 @@ def _one_thread():
 def _kinetics(backbone="slow_r50", **kwargs):
     """A stand-in for a Kinetics-400 model-zoo network: the builder's network, no SGS."""
     torch.manual_seed(0)
-    return SGSNetwork(backbone=backbone, num_classes=400, sgs=False, **{**SMALL, **kwargs}).eval()
+    return build_network(backbone=backbone, num_classes=400, sgs=False, **{**SMALL, **kwargs}).eval()
 
 
 def _clips():
@@ -55,9 +55,9 @@ def test_zoo_checkpoint_loads_into_an_sgs_model(tmp_path):
 def test_slowfast_zoo_checkpoint_loads_and_reproduces_the_backbone(tmp_path):
     source = _kinetics("slowfast_r50_4x16", num_frames=32)
     path = _save(tmp_path, {"model_state": source.state_dict()})
-    plain = SGSNetwork(backbone="slowfast_r50_4x16", num_classes=400, sgs=False, pretrained=str(path),
+    plain = build_network(backbone="slowfast_r50_4x16", num_classes=400, sgs=False, pretrained=str(path),
                        num_frames=32, crop_size=32).eval()
-    with_sgs = SGSNetwork(backbone="slowfast_r50_4x16", num_classes=400, pretrained=str(path),
+    with_sgs = build_network(backbone="slowfast_r50_4x16", num_classes=400, pretrained=str(path),
                           num_frames=32, crop_size=32)
     # (batch norm fills a missing num_batches_tracked silently, so it is not reported)
     sgs_keys = {k for k in with_sgs.state_dict() if k.startswith("sgs.") and not k.endswith("num_batches_tracked")}

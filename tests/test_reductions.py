@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from atfr_lightning.flops import cached_cost_table, count_gflops, sgs_cost_table
-from atfr_lightning.models import SGSNetwork
+from atfr_lightning.models import SGSNetwork, SlowFastSGSNetwork
 from atfr_lightning.models.temporal_average import FixedTemporalAverage
 from atfr_lightning.models.temporal_padding import use_replicate_temporal_padding
 
@@ -128,7 +128,7 @@ def test_replicate_network_copies_and_trains():
 @torch.no_grad()
 def test_slowfast_replicate_padding_covers_both_pathways_before_sgs():
     torch.manual_seed(0)
-    net = SGSNetwork(
+    net = SlowFastSGSNetwork(
         backbone="slowfast_r50", num_classes=5, num_frames=16, crop_size=32, temporal_padding="replicate"
     ).eval()
     for features in net.pre(_static_clips(frames=16)):
@@ -141,7 +141,7 @@ def test_bad_temporal_padding_is_named():
     with pytest.raises(ValueError, match=r"temporal_padding must be one of \('zeros', 'replicate'\), got 'reflect'"):
         _net(temporal_padding="reflect")
     with pytest.raises(ValueError, match="got 'circular'"):
-        SGSNetwork(backbone="slowfast_r50", num_classes=5, num_frames=16, crop_size=32, temporal_padding="circular")
+        SlowFastSGSNetwork(backbone="slowfast_r50", num_classes=5, num_frames=16, crop_size=32, temporal_padding="circular")
 
 
 # ----------------------------------------------------------------- fixed temporal average
@@ -198,7 +198,7 @@ def test_fixed_average_arguments_are_checked():
     with pytest.raises(ValueError, match="temporal_average must be >= 1"):
         _net(sgs=False, temporal_average=0)
     with pytest.raises(ValueError, match="temporal_average is supported for single-pathway backbones"):
-        SGSNetwork(backbone="slowfast_r50", num_classes=5, num_frames=16, crop_size=32, sgs=False, temporal_average=2)
+        SlowFastSGSNetwork(backbone="slowfast_r50", num_classes=5, num_frames=16, crop_size=32, sgs=False, temporal_average=2)
     with pytest.raises(ValueError, match="needs T divisible by 4, got T = 6"):
         FixedTemporalAverage(stride=4)(torch.zeros(1, 2, 6, 3, 3))
 

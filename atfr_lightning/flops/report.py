@@ -14,7 +14,7 @@ import torch
 
 from atfr_lightning.flops.counting import CostTable, count_gflops, sgs_cost_table
 from atfr_lightning.flops.published import PUBLISHED
-from atfr_lightning.models import SGSNetwork, get_backbone_spec
+from atfr_lightning.models import build_network, get_backbone_spec
 
 UNITS = "GFLOPs = fvcore multiply-adds (GMACs) for one clip, batch 1"
 SOURCES = {"zoo": "PyTorchVideo model zoo (K400)", "x3d_paper": "X3D paper, Table 3"}
@@ -64,7 +64,7 @@ def measure(
     default_frames, default_crop = default_input(backbone)
     num_frames, crop_size = num_frames or default_frames, crop_size or default_crop
     torch.manual_seed(0)
-    net = SGSNetwork(
+    net = build_network(
         backbone=backbone, num_classes=num_classes, num_frames=num_frames, crop_size=crop_size,
         sgs=sgs, insert_after=insert_after,
     ).eval()

@@ -113,11 +113,13 @@ class StridedTemporalMask(TemporalMask):
         return torch.div(self.parent.lengths + self.stride - 1, self.stride, rounding_mode="floor")
 
 
-class _Masked:
+class MaskAware:
+    """Marks a layer that reads ``temporal_mask`` (set by :func:`attach_temporal_mask`)."""
+
     temporal_mask: TemporalMask
 
 
-class MaskedBatchNorm3d(nn.BatchNorm3d, _Masked):
+class MaskedBatchNorm3d(nn.BatchNorm3d, MaskAware):
     """BatchNorm3d whose statistics and output ignore padded temporal slices."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -147,7 +149,7 @@ class MaskedBatchNorm3d(nn.BatchNorm3d, _Masked):
         return y * mask
 
 
-class MaskedSqueezeExcitation(SqueezeExcitation, _Masked):
+class MaskedSqueezeExcitation(SqueezeExcitation, MaskAware):
     """fvcore's 3-D squeeze-excitation with the squeeze averaged over valid slices only."""
 
     def forward(self, input_tensor: torch.Tensor) -> torch.Tensor:
@@ -173,15 +175,13 @@ def attach_temporal_mask(module: nn.Module, mask_state: TemporalMask) -> int:
 
     Returns the number of layers made mask-aware.
     """
-    from atfr_lightning.models.pooling import TemporalGlobalAvgPool3d  # pooling imports this module
-
     count = 0
     for child in module.modules():
         if type(child) is nn.BatchNorm3d:
             child.__class__ = MaskedBatchNorm3d
         elif type(child) is SqueezeExcitation and child.is_3d:
             child.__class__ = MaskedSqueezeExcitation
-        elif not isinstance(child, (TemporalGlobalAvgPool3d, _Masked)):
+        elif not isinstance(child, MaskAware):
             continue
         child.temporal_mask = mask_state
         count += 1

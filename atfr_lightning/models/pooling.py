@@ -5,10 +5,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from atfr_lightning.models.masking import masked_temporal_mean
+from atfr_lightning.models.masking import MaskAware, masked_temporal_mean
 
 
-class TemporalGlobalAvgPool3d(nn.Module):
+class TemporalGlobalAvgPool3d(nn.Module, MaskAware):
     """Average over all of T, then a fixed spatial average pool (stride 1).
 
     Replaces PyTorchVideo heads' ``AvgPool3d((T, kh, kw), stride=1)``, whose kernel is sized

@@ -26,11 +26,12 @@ import torch
 from torch import nn
 
 from atfr_lightning.models.adaptive import AdaptiveTemporalNetwork, bucket_keys, run_grouped, take_rows
+from atfr_lightning.models.backbones import BackboneSpec
 from atfr_lightning.models.masking import StridedTemporalMask, TemporalMask, attach_temporal_mask
 from atfr_lightning.models.pooling import make_temporal_pools_adaptive
-from atfr_lightning.models.pretrained import LoadReport, load_pretrained
-from atfr_lightning.models.surgery import build_registered, pop_final_activation, stage_output_channels
-from atfr_lightning.models.temporal_padding import check_temporal_padding, use_replicate_temporal_padding
+from atfr_lightning.models.registered import RegisteredNetwork, SGSLayerOptions
+from atfr_lightning.models.surgery import pop_final_activation, stage_output_channels
+from atfr_lightning.models.temporal_padding import use_replicate_temporal_padding
 from atfr_lightning.models.temporal_resample import resample_time
 from atfr_lightning.sgs import SimilarityGuidedSampling
 
@@ -104,7 +105,7 @@ class LengthMatchingFusion(nn.Module):
         return torch.full((x.shape[0],), x.shape[2], dtype=torch.long, device=x.device)
 
 
-class SlowFastSGSNetwork(AdaptiveTemporalNetwork):
+class SlowFastSGSNetwork(RegisteredNetwork):
     """A registered SlowFast backbone with one SGS layer per pathway.
 
     ::
@@ -115,8 +116,9 @@ class SlowFastSGSNetwork(AdaptiveTemporalNetwork):
           -> stage k's lateral fusion (resampled to B'_slow) -> blocks[k+1:]
           -> per group of clips sharing B'_slow (Fast pathway masked) -> logits (N, K)
 
-    Same arguments and attributes as :class:`~atfr_lightning.models.SGSNetwork` (which returns
-    this class for ``slowfast_*`` backbones). Differences: ``forward_features`` returns lists
+    The arguments are :class:`~atfr_lightning.models.registered.RegisteredNetwork`'s, as for
+    :class:`~atfr_lightning.models.SGSNetwork` (which refuses ``slowfast_*`` backbones;
+    :func:`~atfr_lightning.models.build_network` picks the class). Differences: ``forward_features`` returns lists
     ``[slow, fast]`` of features and of active bins; ``sgs_layers()`` returns ``sgs_slow`` and
     ``sgs_fast``; the state dict holds ``sgs.slow.*`` and ``sgs.fast.*``; ``num_bins`` (B of
     the Slow pathway) gives the Fast pathway ``alpha * num_bins`` (``None``: each pathway's T).
@@ -126,78 +128,42 @@ class SlowFastSGSNetwork(AdaptiveTemporalNetwork):
     stay 1 (a fixed reduction of two pathways is not implemented).
     """
 
-    def __init__(
+    families = ("slowfast",)
+
+    def _assemble(
         self,
         *,
-        backbone: str = "slowfast_r50",
-        num_classes: int,
-        num_frames: int | None = None,
-        crop_size: int | None = None,
-        dropout: float = 0.5,
-        backbone_kwargs: dict[str, Any] | None = None,
-        sgs: bool = True,
-        insert_after: str = "res2",
-        num_bins: int | None = None,
-        latent_dim: int = 8,
-        distance: str = "l2_mean",
-        kernel: str = "linear",
-        sgs_mode: str = "default",
-        sgs_order: str = "similarity",
-        execution: str = "exact",
-        pretrained: str | None = None,
-        replace_head: bool = False,
-        temporal_padding: str = "zeros",
-        temporal_average: int = 1,
+        spec: BackboneSpec,
+        blocks: nn.ModuleList,
+        index: int,
+        sgs_options: SGSLayerOptions | None,
+        num_bins: int | None,
+        execution: str,
     ) -> None:
-        check_temporal_padding(temporal_padding)
-        if temporal_average != 1:
+        if self.temporal_average != 1:
             raise ValueError(
-                f"temporal_average is supported for single-pathway backbones, got temporal_average={temporal_average} "
-                f"for {backbone!r}"
+                f"temporal_average is supported for single-pathway backbones, got temporal_average={self.temporal_average} "
+                f"for {self.backbone_name!r}"
             )
-        spec, net, num_frames, crop_size = build_registered(
-            backbone=backbone, num_classes=num_classes, num_frames=num_frames, crop_size=crop_size,
-            dropout=dropout, backbone_kwargs=backbone_kwargs, insert_after=insert_after,
-        )
-        if spec.family != "slowfast":
-            raise ValueError(f"SlowFastSGSNetwork needs a slowfast_* backbone, got {backbone!r}; use SGSNetwork")
-        if num_bins is not None and num_bins < 1:
-            raise ValueError(f"num_bins must be None (= T) or >= 1, got {num_bins}")
-        self.backbone_name = backbone
-        self.num_frames = num_frames
-        self.crop_size = crop_size
         self.alpha = spec.alpha
-        blocks = net.blocks
         make_temporal_pools_adaptive(blocks[-2])  # PoolConcatPathway: one pool per pathway
-        index = spec.stages.index(insert_after)
         stage = blocks[index].multipathway_blocks
-        if temporal_padding == "replicate":
+        if self.temporal_padding == "replicate":
             # Everything pre() runs: the earlier stages with their laterals, then stage k's pathways.
             use_replicate_temporal_padding(nn.ModuleList([*blocks[:index], stage]))
-        self.temporal_padding = temporal_padding
-        self.temporal_average = temporal_average
         layers, activations = None, [nn.Identity(), nn.Identity()]
-        if sgs:
+        if sgs_options is not None:
             bins = {"slow": num_bins, "fast": None if num_bins is None else num_bins * spec.alpha}
             layers = nn.ModuleDict({
-                name: SimilarityGuidedSampling(
-                    in_channels=stage_output_channels(stage[i]), num_bins=bins[name], latent_dim=latent_dim,
-                    distance=distance, kernel=kernel, mode=sgs_mode, order=sgs_order,
-                )
+                name: sgs_options.build(in_channels=stage_output_channels(stage[i]), num_bins=bins[name])
                 for i, name in enumerate(PATHWAYS)
             })
             activations = [pop_final_activation(stage[i]) or nn.Identity() for i in range(2)]
-        super().__init__(blocks=blocks, insert_after=index, sgs=None, execution=execution)
+        AdaptiveTemporalNetwork.__init__(self, blocks=blocks, insert_after=index, sgs=None, execution=execution)
         self.sgs = layers
         self.activations = nn.ModuleList(activations)
         self.masks = {name: TemporalMask() for name in PATHWAYS}
         self._attach_masks()
-        self.num_classes = num_classes
-        self.pretrained_report: LoadReport | None = None
-        if pretrained is not None:
-            self.pretrained_report = load_pretrained(self, pretrained, replace_head=replace_head)
-        elif replace_head:
-            raise ValueError("replace_head=True needs a checkpoint: pass pretrained=<path>")
 
     def _attach_masks(self) -> None:
         # Every layer after SGS belongs to one pathway, to a lateral connection, or to the head;
