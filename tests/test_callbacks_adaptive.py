@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -12,7 +14,8 @@ import torch
 from adaptive_runs import NUM_FRAMES, NUM_VAL
 
 from atfr_lightning.callbacks.gather import gather_clip_rows
-from atfr_lightning.callbacks.records import (
+from atfr_lightning.inspection.wandb_offline import find_offline_run, read_history
+from atfr_lightning.records import (
     frame_bins,
     frame_strip,
     integer_histogram,
@@ -20,7 +23,6 @@ from atfr_lightning.callbacks.records import (
     pearson,
     read_csv,
 )
-from atfr_lightning.inspection.wandb_offline import find_offline_run, read_history
 
 
 def _history(run_dir: Path) -> tuple[Path, list[dict]]:
@@ -157,3 +159,20 @@ def test_gather_pads_uneven_ranks_and_drops_repeated_clips():
     trainer = SimpleNamespace(world_size=2, strategy=_TwoRanks(torch.tensor([7, 2])))
     rows = gather_clip_rows(trainer, {"video_index": torch.tensor([0, 1, 2])})
     assert rows["video_index"].tolist() == [0, 1, 2, 7]
+
+
+def test_gather_keeps_clips_without_a_video_index():
+    trainer = SimpleNamespace(world_size=2, strategy=_TwoRanks(torch.tensor([-1, -1])))
+    rows = gather_clip_rows(trainer, {"video_index": torch.tensor([-1, 3])})
+    assert rows["video_index"].tolist() == [-1, 3, -1, -1]
+
+
+def test_records_import_neither_lightning_nor_the_models():
+    # The notebook and atfr_lightning.inspection read CSV files through these modules.
+    code = (
+        "import sys, atfr_lightning.records, atfr_lightning.records.writing, atfr_lightning.inspection.runs; "
+        "heavy = ('lightning', 'wandb', 'fvcore', 'torch', 'matplotlib', 'atfr_lightning.models', 'atfr_lightning.callbacks'); "
+        "print(sorted(m for m in sys.modules if m.startswith(heavy)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

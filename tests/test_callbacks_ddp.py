@@ -8,7 +8,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from atfr_lightning.callbacks import AdaptiveResolutionLogger
-from atfr_lightning.callbacks.records import read_csv
+from atfr_lightning.records import read_csv
 
 NUM_CLIPS = 7  # odd: the DistributedSampler repeats a clip to give both ranks 4
 
@@ -52,7 +52,7 @@ def test_ddp_gathers_every_clip_once(tmp_path):
         enable_model_summary=False,
         enable_checkpointing=False,
         default_root_dir=tmp_path,
-        callbacks=[AdaptiveResolutionLogger(num_frames=4, num_strip_clips=0, write_files=True)],
+        callbacks=[AdaptiveResolutionLogger(num_frames=4, write_files=True)],
     )
     trainer.validate(_Module())
     clips = read_csv(tmp_path / "adaptive_resolution" / "val_epoch000_clips.csv")

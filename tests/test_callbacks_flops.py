@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 from adaptive_runs import NUM_VAL
 
-from atfr_lightning.callbacks.flops import per_clip_gflops
-from atfr_lightning.callbacks.records import read_csv
+from atfr_lightning.callbacks import AdaptiveResolutionSummary, FlopsLogger, FrameStripLogger
+from atfr_lightning.callbacks.per_clip import per_clip_gflops
 from atfr_lightning.flops import CostTable
 from atfr_lightning.inspection.wandb_offline import find_offline_run, read_history
+from atfr_lightning.records import read_csv
 
 
 def _last(history, key):
@@ -42,6 +44,10 @@ def test_offline_run_holds_gflops(wandb_offline_run):
 
     scalars = _last(history, "val/gflops/mean")
     assert scalars["val/gflops/mean"] == pytest.approx(expected.mean(), rel=1e-6)
+    # One name for the mean: the summary prints the same figure, no second key holds it.
+    assert not [row for row in history if "val/gflops_per_clip" in row]
+    (summary,) = run_dir.rglob("summary.json")
+    assert json.loads(summary.read_text())["val"]["gflops_per_clip"] == pytest.approx(expected.mean(), rel=1e-6)
     assert scalars["val/gflops/ratio_to_backbone"] == pytest.approx(expected.mean() / backbone, rel=1e-6)
     hist = _last(history, "val/gflops/per_clip")["val/gflops/per_clip"]
     assert hist["_type"] == "histogram" and sum(hist["values"]) == NUM_VAL
@@ -76,3 +82,12 @@ def test_per_clip_gflops_lookup_and_defensive_cases():
     # Two layers but a one-layer table: warn and log nothing rather than a wrong number.
     with pytest.warns(UserWarning, match="cannot price"):
         assert per_clip_gflops(table, {"slow": torch.tensor([1]), "fast": torch.tensor([2])}, num_clips=1) is None
+
+
+def test_the_first_pricing_callback_logs_the_mean():
+    summary, flops, strips = AdaptiveResolutionSummary(), FlopsLogger(), FrameStripLogger()
+    summary.table = flops.table = CostTable(backbone_gflops=1.0, per_bins={1: 0.5})
+    trainer = SimpleNamespace(callbacks=[strips, flops, summary])
+    assert [c._logs_mean_gflops(trainer) for c in (strips, flops, summary)] == [False, True, False]
+    summary.table = flops.table = None  # a network without SGS support: nobody prices, nobody logs
+    assert not any(c._logs_mean_gflops(trainer) for c in (strips, flops, summary))

@@ -16,7 +16,8 @@ def gather_clip_rows(trainer: L.Trainer, columns: dict[str, torch.Tensor]) -> di
     so each pads to the largest count before ``all_gather`` and the padding is cut afterwards.
     When a ``"video_index"`` column is present and several ranks took part, a clip seen twice
     (a padding DistributedSampler repeats clips to even out the ranks) is kept once: clips are
-    keyed by ``(video_index, view_index)``, so the views of a multi-view test all stay.
+    keyed by ``(video_index, view_index)``, so the views of a multi-view test all stay. Rows
+    without a video index (-1: the batch had none) cannot be told apart and are all kept.
     """
     strategy = trainer.strategy
     world = trainer.world_size
@@ -44,7 +45,9 @@ def _unique_clips(columns: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     seen: set[tuple[int, int]] = set()
     keep = []
     for row, key in enumerate(zip(columns["video_index"].tolist(), views.tolist())):
-        if key not in seen:
+        if key[0] < 0:
+            keep.append(row)
+        elif key not in seen:
             seen.add(key)
             keep.append(row)
     rows = torch.tensor(keep, dtype=torch.long)

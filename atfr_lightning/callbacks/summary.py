@@ -1,4 +1,4 @@
-"""Per-clip GFLOPs from SGS bin counts, and the end-of-run summary the quickstart prints."""
+"""The end-of-run summary the quickstart prints: accuracy, mean bins and mean per-clip GFLOPs."""
 
 from __future__ import annotations
 
@@ -7,24 +7,24 @@ import os
 from pathlib import Path
 
 import lightning as L
-import torch
 from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 
-from atfr_lightning.flops import CostTable, cached_cost_table
-from atfr_lightning.models.adaptive import AdaptiveTemporalNetwork
+from atfr_lightning.callbacks.per_clip import PerClipCallback
+from atfr_lightning.records import GFLOPS_UNITS, ClipRecords
 
-UNITS = "GFLOPs (fvcore, multiply-adds, one clip)"
+UNITS = GFLOPS_UNITS
 
 
-class AdaptiveResolutionSummary(L.Callback):
-    """Log mean per-clip GFLOPs of each evaluation and print a summary when fit/validate/test ends.
+class AdaptiveResolutionSummary(PerClipCallback):
+    """Print a summary of each evaluation when fit/validate/test ends, and write ``summary.json``.
 
     At the start it counts, with fvcore, the network's cost for one clip at every number of
     active bins B' and the same backbone without SGS. During validation and test each clip's
-    GFLOPs is looked up from its B' and averaged (``val/gflops_per_clip``, ``test/...``),
-    summed across DDP ranks. The summary is printed and written to ``summary.json`` in the
-    run folder.
+    GFLOPs is looked up from its B'; the clips of all DDP ranks are gathered (each
+    (video, view) once) and averaged. That mean is ``val/gflops/mean`` (``test/...``, logged
+    by :class:`PerClipCallback`) and ``gflops_per_clip`` in the summary, which is printed and
+    written to ``summary.json`` in the run folder.
 
     Args:
         num_frames: T of the evaluated clips; ``None`` takes the network's ``num_frames``.
@@ -35,53 +35,21 @@ class AdaptiveResolutionSummary(L.Callback):
     def __init__(
         self, *, num_frames: int | None = None, crop_size: int | None = None, backbone_label: str | None = None
     ) -> None:
-        super().__init__()
-        self.num_frames = num_frames
-        self.crop_size = crop_size
+        super().__init__(num_frames=num_frames, crop_size=crop_size)
         self.backbone_label = backbone_label
-        self.table: CostTable | None = None
-        self._sums: dict[str, torch.Tensor] = {}
         self._means: dict[str, tuple[int, float]] = {}
         self.results: dict[str, dict] = {}
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        net = pl_module.net
-        if self.table is None and isinstance(net, AdaptiveTemporalNetwork):
-            self.num_frames = self.num_frames or getattr(net, "num_frames", None)
-            self.crop_size = self.crop_size or getattr(net, "crop_size", None)
-            if self.num_frames is None or self.crop_size is None:
-                raise ValueError(
-                    "AdaptiveResolutionSummary needs num_frames and crop_size: pass them, or use a network "
-                    "that exposes them (atfr_lightning.models.SGSNetwork does)"
-                )
-            self.backbone_label = self.backbone_label or getattr(net, "backbone_name", "backbone")
-            self.table = cached_cost_table(net, num_frames=self.num_frames, crop_size=self.crop_size)
+        super().setup(trainer, pl_module, stage)
+        if self.table is not None:
+            self.backbone_label = self.backbone_label or getattr(pl_module.net, "backbone_name", "backbone")
 
-    def _start(self) -> None:
-        self._sums = {"clips": torch.zeros((), dtype=torch.float64), "gflops": torch.zeros((), dtype=torch.float64)}
-
-    def _batch(self, pl_module: L.LightningModule, batch: dict) -> None:
-        bins = pl_module.active_bins()
-        clips = len(batch["label"])
-        if self.table is None:
+    def _finish(self, trainer: L.Trainer, pl_module: L.LightningModule, split: str, clips: ClipRecords) -> None:
+        mean = clips.mean_gflops()
+        if self.table is None or mean is None:
             return
-        if bins:
-            # A dict of per-layer bins: one entry for single-SGS nets, one per pathway for SlowFast.
-            gflops = self.table.clip_gflops(bins).sum()
-        else:
-            gflops = torch.tensor(self.table.backbone_gflops * clips, dtype=torch.float64)
-        self._sums["clips"] += clips
-        self._sums["gflops"] += gflops
-
-    def _end(self, trainer: L.Trainer, pl_module: L.LightningModule, split: str) -> None:
-        if self.table is None or trainer.sanity_checking:
-            return
-        totals = {k: trainer.strategy.reduce(v.to(pl_module.device), reduce_op="sum") for k, v in self._sums.items()}
-        clips = float(totals["clips"])
-        if clips == 0:
-            return
-        self._means[split] = (int(clips), float(totals["gflops"]) / clips)
-        pl_module.log(f"{split}/gflops_per_clip", self._means[split][1], rank_zero_only=True)
+        self._means[split] = (len(clips), mean)
 
     def _collect(self, trainer: L.Trainer, split: str) -> None:
         # Runs in on_*_end, after Lightning has reduced the epoch's metrics into callback_metrics.
@@ -98,24 +66,6 @@ class AdaptiveResolutionSummary(L.Callback):
             "backbone_gflops": self.table.backbone_gflops,
             "gflops_units": UNITS,
         }
-
-    def on_validation_epoch_start(self, trainer, pl_module) -> None:
-        self._start()
-
-    def on_test_epoch_start(self, trainer, pl_module) -> None:
-        self._start()
-
-    def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
-        self._batch(pl_module, batch)
-
-    def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
-        self._batch(pl_module, batch)
-
-    def on_validation_epoch_end(self, trainer, pl_module) -> None:
-        self._end(trainer, pl_module, "val")
-
-    def on_test_epoch_end(self, trainer, pl_module) -> None:
-        self._end(trainer, pl_module, "test")
 
     def on_validation_end(self, trainer, pl_module) -> None:
         self._collect(trainer, "val")

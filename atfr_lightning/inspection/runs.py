@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from atfr_lightning.callbacks.records import read_csv
 from atfr_lightning.inspection.wandb_offline import find_offline_run, read_history
+from atfr_lightning.records import read_csv
 
 
 @dataclass
