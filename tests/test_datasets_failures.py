@@ -11,7 +11,7 @@ import torch
 from test_datasets_helpers import read_identity, write_video
 
 from atfr_lightning.data import ClipDataset, DecodeFailureSummary, KineticsDataModule, VideoRecord, collate_clips
-from atfr_lightning.data.video_dataset import VideoDecodeWarning
+from atfr_lightning.data.video.clip_dataset import VideoDecodeWarning
 
 NUM_VIDEOS = 8
 

@@ -13,7 +13,7 @@ import av
 import numpy as np
 import torch
 
-from atfr_lightning.data.transforms import KINETICS_MEAN, KINETICS_STD
+from atfr_lightning.data.video.transforms import KINETICS_MEAN, KINETICS_STD
 
 VIDEO_STEP, FRAME_STEP = 12, 15
 MAX_VIDEOS, MAX_FRAMES = 19, 16

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from sample_videos import sample_video_paths
 
 from atfr_lightning.data import KineticsDataModule, read_frames
-from atfr_lightning.data.samples import sample_video_paths
-from atfr_lightning.data.transforms import KINETICS_MEAN, KINETICS_STD
-from atfr_lightning.data.video_dataset import decode_video
+from atfr_lightning.data.video.decoding import decode_video
+from atfr_lightning.data.video.transforms import KINETICS_MEAN, KINETICS_STD
 
 FRAMES, RATE, CROP = 8, 4, 64
 

@@ -1,4 +1,4 @@
-"""Clip sampling, test crops, the epoch sampler, seeded items and the decoders, against references from the spec."""
+"""Clip sampling, transforms, test crops, the epoch sampler, seeded items and the decoders, against references from the spec."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from test_datasets_helpers import read_identity, write_frame_folder, write_video
 from torch.utils.data import DataLoader
 
 from atfr_lightning.data import ClipDataset, EpochShuffleSampler, VideoRecord, collate_clips, read_frames
-from atfr_lightning.data.sampling import clip_frame_indices
-from atfr_lightning.data.transforms import Compose, random_crop, random_short_side_scale, uniform_crop
-from atfr_lightning.data.video_dataset import decode_video
+from atfr_lightning.data.video import transforms as T
+from atfr_lightning.data.video.decoding import decode_video
+from atfr_lightning.data.video.temporal_sampling import clip_frame_indices
+from atfr_lightning.data.video.transforms import Compose, random_crop, random_short_side_scale, uniform_crop
 
 
 def _window_reference(length: int, frames: int, rate: int, start: int) -> list[int]:
@@ -90,6 +91,48 @@ def test_compose_passes_context_only_to_steps_that_take_it() -> None:
     out = pipeline(video, generator=torch.Generator().manual_seed(1), crop_index=2, num_crops=3)
     assert calls == ["plain"] and out.shape == (3, 2, 4, 4)
     assert Compose([plain])(video) is video  # the old one-argument call still works
+
+
+def test_transforms_against_reference() -> None:
+    frames = torch.randint(0, 256, (5, 12, 20, 3), dtype=torch.uint8)  # (T, H, W, C)
+    video = T.uint8_to_float(frames)
+    assert video.shape == (3, 5, 12, 20)
+    torch.testing.assert_close(video[1, 2], frames[2, :, :, 1].float() / 255)
+
+    # Uniform temporal indices follow numpy's round(linspace) (half to even): the `need` rule.
+    for num_frames, num_samples in [(16, 3), (16, 5), (16, 11), (7, 7), (4, 9)]:
+        expected = np.round(np.linspace(0, num_frames - 1, num_samples)).astype(int).tolist()
+        assert T.uniform_temporal_indices(num_frames, num_samples).tolist() == expected
+    torch.testing.assert_close(T.uniform_temporal_subsample(video, 3), video[:, [0, 2, 4]])
+
+    scaled = T.short_side_scale(video, 6)
+    assert scaled.shape == (3, 5, 6, 10)
+    reference = torch.nn.functional.interpolate(video[:, 3][None], size=(6, 10), mode="bilinear", antialias=True)[0]
+    torch.testing.assert_close(scaled[:, 3], reference)
+    assert T.short_side_scale(video, 12) is video  # already the right size: untouched
+    assert T.short_side_scale(video.transpose(2, 3), 6).shape == (3, 5, 10, 6)
+
+    torch.testing.assert_close(T.center_crop(video, 8), video[..., 2:10, 6:14])
+    generator = torch.Generator().manual_seed(0)
+    crop = T.random_crop(video, 8, generator=generator)
+    matches = [
+        (top, left)
+        for top in range(12 - 8 + 1)
+        for left in range(20 - 8 + 1)
+        if torch.equal(crop, video[..., top : top + 8, left : left + 8])
+    ]
+    assert len(matches) == 1
+    assert torch.equal(crop, T.random_crop(video, 8, generator=torch.Generator().manual_seed(0)))
+    with pytest.raises(ValueError, match="crop size must be in 1..12"):
+        T.center_crop(video, 13)
+
+    torch.testing.assert_close(T.horizontal_flip(video)[..., 0], video[..., -1])
+    normalized = T.normalize(video, mean=(0.1, 0.2, 0.3), std=(0.5, 0.25, 2.0))
+    torch.testing.assert_close(normalized[2], (video[2] - 0.3) / 2.0)
+    with pytest.raises(ValueError, match="mean and std need 3 entries"):
+        T.normalize(video, mean=(0.5,), std=(0.5,))
+    pipeline = T.Compose([lambda v: v + 1, lambda v: v * 2])
+    torch.testing.assert_close(pipeline(video), (video + 1) * 2)
 
 
 def test_epoch_sampler_order_depends_on_seed_and_epoch_only() -> None:

@@ -9,7 +9,7 @@ import pytest
 from test_datasets_helpers import read_identity, write_frame_folder, write_video
 
 from atfr_lightning.data import AnnotationError, SSv2DataModule
-from atfr_lightning.data.transforms import horizontal_flip, random_horizontal_flip
+from atfr_lightning.data.video.transforms import horizontal_flip, random_horizontal_flip
 
 LABELS = {
     "Approaching something with your camera": "0",

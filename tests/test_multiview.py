@@ -21,7 +21,7 @@ from torch import nn
 
 from atfr_lightning.callbacks import MultiViewTestAccuracy
 from atfr_lightning.data import KineticsDataModule
-from atfr_lightning.data.synthetic import ensure_synthetic_dataset
+from atfr_lightning.data.synthetic.generator import ensure_synthetic_dataset
 from atfr_lightning.lightning.module import VideoClassifier
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from atfr_lightning.cli import run_cli
 from atfr_lightning.data import VideoFolderDataModule, class_names
-from atfr_lightning.data.annotations import AnnotationError
+from atfr_lightning.data.readers.annotations import AnnotationError
 
 CONFIG = str(Path(__file__).resolve().parents[1] / "experiments" / "synthetic" / "x3d_sgs.yaml")
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from atfr_lightning.cli import run_cli
-from atfr_lightning.data.samplers import EpochShuffleSampler
+from atfr_lightning.data.video.samplers import EpochShuffleSampler
 from atfr_lightning.lightning.resume import AtomicCheckpointIO, capture_rng_states, restore_rng_states
 
 CONFIG = str(Path(__file__).resolve().parents[1] / "experiments" / "synthetic" / "x3d_sgs.yaml")

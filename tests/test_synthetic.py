@@ -11,8 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from atfr_lightning.data import synthetic
-from atfr_lightning.data.synthetic import (
+from atfr_lightning.data.synthetic import generator as synthetic
+from atfr_lightning.data.synthetic.appear import APPEAR_CLASS_NAMES, make_appear_clip
+from atfr_lightning.data.synthetic.cue import CUE_CLASS_NAMES, make_cue_clip
+from atfr_lightning.data.synthetic.generator import (
     GENERATOR_VERSION,
     MARKER_NAME,
     MIN_FRAME_SIZE,
@@ -24,10 +26,8 @@ from atfr_lightning.data.synthetic import (
     render_clip,
     render_frames,
 )
-from atfr_lightning.data.synthetic_appear import APPEAR_CLASS_NAMES, make_appear_clip
-from atfr_lightning.data.synthetic_cue import CUE_CLASS_NAMES, make_cue_clip
-from atfr_lightning.data.synthetic_motion import MOTION_CLASS_NAMES, compute_need
-from atfr_lightning.data.video_dataset import decode_video
+from atfr_lightning.data.synthetic.motion import MOTION_CLASS_NAMES, compute_need
+from atfr_lightning.data.video.decoding import decode_video
 
 SMALL = {"num_train": 10, "num_val": 5, "num_frames": 16, "frame_size": 32, "seed": 0}
 EXPECTED_CLASSES = {

@@ -1,5 +1,12 @@
 """Video data: datamodules for the paper's datasets and the synthetic set, clip datasets, transforms.
 
+Subpackages, by role (and by what they import):
+
+* ``readers/``: the annotation files of each dataset (plain Python);
+* ``video/``: decoding, temporal sampling, transforms, :class:`ClipDataset`, samplers (torch);
+* ``datamodules/``: :class:`VideoDataModule` and one LightningDataModule per dataset (Lightning);
+* ``synthetic/``: the synthetic set's generator and its three tasks (numpy and PyAV).
+
 Names are imported lazily so that the pure data modules (and
 ``python -m atfr_lightning.data.synthetic``) load without importing Lightning or torch.
 """
@@ -10,83 +17,78 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
-    "TASKS": "synthetic",
-    "RenderedClip": "synthetic",
-    "SyntheticParams": "synthetic",
-    "class_names": "synthetic",
-    "ensure_synthetic_dataset": "synthetic",
-    "render_clip": "synthetic",
-    "render_frames": "synthetic",
-    "synthetic_dataset_dir": "synthetic",
-    "APPEAR_CLASS_NAMES": "synthetic_appear",
-    "AppearClip": "synthetic_appear",
-    "make_appear_clip": "synthetic_appear",
-    "CUE_CLASS_NAMES": "synthetic_cue",
-    "CueClip": "synthetic_cue",
-    "make_cue_clip": "synthetic_cue",
-    "MOTION_CLASS_NAMES": "synthetic_motion",
-    "MotionClip": "synthetic_motion",
-    "compute_need": "synthetic_motion",
-    "make_motion_clip": "synthetic_motion",
-    "VideoDataset": "video_dataset",
-    "VideoDecodeWarning": "video_dataset",
-    "VideoEntry": "video_dataset",
-    "decode_video": "video_dataset",
-    "parse_video_list": "video_dataset",
-    "KINETICS_MEAN": "transforms",
-    "KINETICS_STD": "transforms",
-    "Compose": "transforms",
-    "center_crop": "transforms",
-    "horizontal_flip": "transforms",
-    "normalize": "transforms",
-    "random_crop": "transforms",
-    "short_side_scale": "transforms",
-    "uint8_to_float": "transforms",
-    "uniform_temporal_indices": "transforms",
-    "uniform_temporal_subsample": "transforms",
-    "SyntheticDataModule": "datamodule",
-    "VideoDataModule": "base",
-    "KineticsDataModule": "datamodules",
-    "MiniKineticsDataModule": "datamodules",
-    "SSv2DataModule": "datamodules",
-    "UCF101DataModule": "datamodules",
-    "HMDB51DataModule": "datamodules",
-    "VideoFolderDataModule": "video_folder",
-    "ClipDataset": "clip_dataset",
-    "collate_clips": "clip_dataset",
-    "EpochShuffleSampler": "samplers",
-    "DecodeFailureSummary": "failures",
-    "AnnotationError": "annotations",
-    "VideoRecord": "annotations",
-    "DECODERS": "decoding",
-    "VideoReadError": "decoding",
-    "read_frames": "decoding",
-    "clip_frame_indices": "sampling",
-    "item_generator": "sampling",
-    "random_horizontal_flip": "transforms",
-    "random_short_side_scale": "transforms",
-    "uniform_crop": "transforms",
+    "TASKS": "synthetic.generator",
+    "RenderedClip": "synthetic.generator",
+    "SyntheticParams": "synthetic.generator",
+    "class_names": "synthetic.generator",
+    "ensure_synthetic_dataset": "synthetic.generator",
+    "render_clip": "synthetic.generator",
+    "render_frames": "synthetic.generator",
+    "synthetic_dataset_dir": "synthetic.generator",
+    "APPEAR_CLASS_NAMES": "synthetic.appear",
+    "AppearClip": "synthetic.appear",
+    "make_appear_clip": "synthetic.appear",
+    "CUE_CLASS_NAMES": "synthetic.cue",
+    "CueClip": "synthetic.cue",
+    "make_cue_clip": "synthetic.cue",
+    "MOTION_CLASS_NAMES": "synthetic.motion",
+    "MotionClip": "synthetic.motion",
+    "compute_need": "synthetic.motion",
+    "make_motion_clip": "synthetic.motion",
+    "AnnotationError": "readers.annotations",
+    "VideoRecord": "readers.annotations",
+    "parse_video_list": "readers.path_label",
+    "DECODERS": "video.decoding",
+    "VideoReadError": "video.decoding",
+    "decode_video": "video.decoding",
+    "read_frames": "video.decoding",
+    "clip_frame_indices": "video.temporal_sampling",
+    "item_generator": "video.temporal_sampling",
+    "KINETICS_MEAN": "video.transforms",
+    "KINETICS_STD": "video.transforms",
+    "Compose": "video.transforms",
+    "center_crop": "video.transforms",
+    "horizontal_flip": "video.transforms",
+    "normalize": "video.transforms",
+    "random_crop": "video.transforms",
+    "random_horizontal_flip": "video.transforms",
+    "random_short_side_scale": "video.transforms",
+    "short_side_scale": "video.transforms",
+    "uint8_to_float": "video.transforms",
+    "uniform_crop": "video.transforms",
+    "uniform_temporal_indices": "video.transforms",
+    "uniform_temporal_subsample": "video.transforms",
+    "ClipDataset": "video.clip_dataset",
+    "VideoDecodeWarning": "video.clip_dataset",
+    "collate_clips": "video.clip_dataset",
+    "EpochShuffleSampler": "video.samplers",
+    "VideoDataModule": "datamodules.video",
+    "SyntheticDataModule": "datamodules.synthetic",
+    "KineticsDataModule": "datamodules.kinetics",
+    "MiniKineticsDataModule": "datamodules.kinetics",
+    "SSv2DataModule": "datamodules.ssv2",
+    "UCF101DataModule": "datamodules.ucf101",
+    "HMDB51DataModule": "datamodules.hmdb51",
+    "VideoFolderDataModule": "datamodules.video_folder",
+    "DecodeFailureSummary": "datamodules.decode_failures",
 }
 
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
-    from atfr_lightning.data.annotations import AnnotationError, VideoRecord
-    from atfr_lightning.data.base import VideoDataModule
-    from atfr_lightning.data.clip_dataset import ClipDataset, collate_clips
-    from atfr_lightning.data.datamodule import SyntheticDataModule
-    from atfr_lightning.data.datamodules import (
-        HMDB51DataModule,
-        KineticsDataModule,
-        MiniKineticsDataModule,
-        SSv2DataModule,
-        UCF101DataModule,
-    )
-    from atfr_lightning.data.decoding import DECODERS, VideoReadError, read_frames
-    from atfr_lightning.data.failures import DecodeFailureSummary
-    from atfr_lightning.data.samplers import EpochShuffleSampler
-    from atfr_lightning.data.sampling import clip_frame_indices, item_generator
-    from atfr_lightning.data.synthetic import (
+    from atfr_lightning.data.datamodules.decode_failures import DecodeFailureSummary
+    from atfr_lightning.data.datamodules.hmdb51 import HMDB51DataModule
+    from atfr_lightning.data.datamodules.kinetics import KineticsDataModule, MiniKineticsDataModule
+    from atfr_lightning.data.datamodules.ssv2 import SSv2DataModule
+    from atfr_lightning.data.datamodules.synthetic import SyntheticDataModule
+    from atfr_lightning.data.datamodules.ucf101 import UCF101DataModule
+    from atfr_lightning.data.datamodules.video import VideoDataModule
+    from atfr_lightning.data.datamodules.video_folder import VideoFolderDataModule
+    from atfr_lightning.data.readers.annotations import AnnotationError, VideoRecord
+    from atfr_lightning.data.readers.path_label import parse_video_list
+    from atfr_lightning.data.synthetic.appear import APPEAR_CLASS_NAMES, AppearClip, make_appear_clip
+    from atfr_lightning.data.synthetic.cue import CUE_CLASS_NAMES, CueClip, make_cue_clip
+    from atfr_lightning.data.synthetic.generator import (
         TASKS,
         RenderedClip,
         SyntheticParams,
@@ -96,10 +98,12 @@ if TYPE_CHECKING:
         render_frames,
         synthetic_dataset_dir,
     )
-    from atfr_lightning.data.synthetic_appear import APPEAR_CLASS_NAMES, AppearClip, make_appear_clip
-    from atfr_lightning.data.synthetic_cue import CUE_CLASS_NAMES, CueClip, make_cue_clip
-    from atfr_lightning.data.synthetic_motion import MOTION_CLASS_NAMES, MotionClip, compute_need, make_motion_clip
-    from atfr_lightning.data.transforms import (
+    from atfr_lightning.data.synthetic.motion import MOTION_CLASS_NAMES, MotionClip, compute_need, make_motion_clip
+    from atfr_lightning.data.video.clip_dataset import ClipDataset, VideoDecodeWarning, collate_clips
+    from atfr_lightning.data.video.decoding import DECODERS, VideoReadError, decode_video, read_frames
+    from atfr_lightning.data.video.samplers import EpochShuffleSampler
+    from atfr_lightning.data.video.temporal_sampling import clip_frame_indices, item_generator
+    from atfr_lightning.data.video.transforms import (
         KINETICS_MEAN,
         KINETICS_STD,
         Compose,
@@ -115,14 +119,6 @@ if TYPE_CHECKING:
         uniform_temporal_indices,
         uniform_temporal_subsample,
     )
-    from atfr_lightning.data.video_dataset import (
-        VideoDataset,
-        VideoDecodeWarning,
-        VideoEntry,
-        decode_video,
-        parse_video_list,
-    )
-    from atfr_lightning.data.video_folder import VideoFolderDataModule
 
 
 def __getattr__(name: str) -> Any:

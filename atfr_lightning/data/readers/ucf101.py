@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from atfr_lightning.data.annotations import AnnotationError, VideoRecord, line_error, read_lines, require_file
+from atfr_lightning.data.readers.annotations import AnnotationError, VideoRecord, line_error, read_lines, require_file
 
 SPLITS: tuple[int, ...] = (1, 2, 3)
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from atfr_lightning.data.synthetic_shapes import background, contrasting_colours, pattern_mask
+from atfr_lightning.data.synthetic.shapes import background, contrasting_colours, pattern_mask
 
 APPEAR_CLASS_NAMES: tuple[str, ...] = (
     "horizontal stripes",

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from torch.utils.data import DataLoader
 
-from atfr_lightning.data.samplers import EpochShuffleSampler
+from atfr_lightning.data.video.samplers import EpochShuffleSampler
 
 
 class ResumableDataLoader(DataLoader):

@@ -15,9 +15,9 @@ from functools import partial
 import torch
 from torch.utils.data import Dataset, default_collate
 
-from atfr_lightning.data.annotations import VideoRecord
-from atfr_lightning.data.decoding import check_decoder, read_all_frames, read_frames
-from atfr_lightning.data.sampling import (
+from atfr_lightning.data.readers.annotations import VideoRecord
+from atfr_lightning.data.video.decoding import check_decoder, read_all_frames, read_frames
+from atfr_lightning.data.video.temporal_sampling import (
     MODES,
     TEMPORAL_SAMPLINGS,
     Mode,
@@ -25,11 +25,14 @@ from atfr_lightning.data.sampling import (
     clip_frame_indices,
     item_generator,
 )
-from atfr_lightning.data.transforms import VideoTransform, uint8_to_float
-from atfr_lightning.data.video_dataset import VideoDecodeWarning
+from atfr_lightning.data.video.transforms import VideoTransform, uint8_to_float
 
 # What a sampler may hand to __getitem__: a plain index, or (epoch, index) from EpochShuffleSampler.
 ItemIndex = int | tuple[int, int]
+
+
+class VideoDecodeWarning(UserWarning):
+    """A video could not be read and another one was used in its place."""
 
 
 class ClipDataset(Dataset):
@@ -54,7 +57,7 @@ class ClipDataset(Dataset):
 
     Randomness (training only) comes from a generator seeded by ``(seed, epoch, index)``:
     an item is the same whatever worker loads it. The epoch comes with the index from
-    :class:`atfr_lightning.data.samplers.EpochShuffleSampler`, else from :meth:`set_epoch`.
+    :class:`atfr_lightning.data.video.samplers.EpochShuffleSampler`, else from :meth:`set_epoch`.
 
     Args:
         records: The videos and their 0-based labels.
@@ -62,14 +65,14 @@ class ClipDataset(Dataset):
             (``num_clips x num_crops`` views per video).
         num_frames: Frames per clip, ``T``.
         sampling_rate: Spacing of the frames in the source (``"window"`` sampling).
-        temporal_sampling: ``"window"`` or ``"segments"`` (see ``atfr_lightning.data.sampling``).
+        temporal_sampling: ``"window"`` or ``"segments"`` (see ``atfr_lightning.data.video.temporal_sampling``).
         num_clips: Temporal views per video in test mode (1 otherwise).
         num_crops: Spatial views per video in test mode (1 otherwise); passed to
             ``transform`` as ``num_crops``, with ``crop_index``.
         transform: Called as ``transform(clip, generator=..., crop_index=..., num_crops=...)``
             on the ``(C, T, H, W)`` float clip in ``[0, 1]``; e.g. a
-            :class:`atfr_lightning.data.transforms.Compose`.
-        decoder: See ``atfr_lightning.data.decoding``.
+            :class:`atfr_lightning.data.video.transforms.Compose`.
+        decoder: See ``atfr_lightning.data.video.decoding``.
         seed: Seed of the training randomness.
         cache_decoded: Keep every decoded video in memory (per worker), for small sets.
         replace_unreadable: ``True`` (training and evaluation): an unreadable video is replaced by

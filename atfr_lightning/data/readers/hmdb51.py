@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from atfr_lightning.data.annotations import AnnotationError, VideoRecord, line_error, read_lines, require_dir
-from atfr_lightning.data.ucf101 import check_split
+from atfr_lightning.data.readers.annotations import AnnotationError, VideoRecord, line_error, read_lines, require_dir
+from atfr_lightning.data.readers.ucf101 import check_split
 
 _SPLIT_FILE = re.compile(r"^(?P<name>.+)_test_split(?P<split>[123])\.txt$")
 TRAIN_TAG, TEST_TAG = 1, 2

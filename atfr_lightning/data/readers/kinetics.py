@@ -6,7 +6,7 @@
   underscores, or flat split folders all work). Classes are the sorted label names of the
   train CSV, re-indexed from 0.
 * PySlowFast-style lists ``<path> <label>`` (0-based labels, the label is the last token so
-  paths may hold spaces): :func:`atfr_lightning.data.video_dataset.parse_video_list`.
+  paths may hold spaces): :func:`atfr_lightning.data.readers.path_label.parse_video_list`.
 * Folder per class: ``<split folder>/<class name>/<video>``, classes sorted by name.
 * mini-Kinetics-200 (Xie et al., 2018): two lists of YouTube ids, one a line, joined with the
   K400 annotation CSVs for their labels; its 200 classes are re-indexed 0..199.
@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from atfr_lightning.data.annotations import (
+from atfr_lightning.data.readers.annotations import (
     AnnotationError,
     VideoRecord,
     line_error,

@@ -1,6 +1,6 @@
 """The synthetic conjunction task, "which pattern is shown with the cue" (order-free, harder than ``appear``).
 
-The primary task is ``synthetic_appear``; this one is kept as a GPU-scale task: the small X3D of
+The primary task is ``appear``; this one is kept as a GPU-scale task: the small X3D of
 ``experiments/synthetic`` does not learn it within the CPU budget (see ``docs/datasets.md``).
 
 Each clip shows a static smooth background. In the left half, a sequence of textured patches
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from atfr_lightning.data.synthetic_shapes import background, contrasting_colours, pattern_mask
+from atfr_lightning.data.synthetic.shapes import background, contrasting_colours, pattern_mask
 
 CUE_CLASS_NAMES: tuple[str, ...] = (
     "horizontal stripes",
@@ -159,7 +159,7 @@ def _need_average(cue: np.ndarray, shown: np.ndarray, label: int) -> int:
 def make_cue_clip(*, rng: np.random.Generator, label: int, num_frames: int = 16, frame_size: int = 32) -> CueClip:
     """Render one clip of class ``label`` from ``rng`` (deterministic for a seeded generator).
 
-    ``atfr_lightning.data.synthetic.render_clip`` seeds ``rng`` from ``(seed, split, index)``
+    ``atfr_lightning.data.synthetic.generator.render_clip`` seeds ``rng`` from ``(seed, split, index)``
     and draws ``label`` from a separate balanced stream.
 
     Returns:

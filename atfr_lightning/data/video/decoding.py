@@ -7,7 +7,8 @@ Decoders (the ``decoder`` option of the datasets and datamodules):
   clip's last frame, and only the kept frames are converted to RGB uint8. PyTorchVideo's
   ``EncodedVideo.get_clip`` instead converts every decoded frame to float32 (measured 30x
   slower and 4x the memory on a 720p video), which is why it is not the default.
-* ``"pytorchvideo"``: PyTorchVideo's ``EncodedVideo`` with its PyAV backend, whole video.
+* ``"pytorchvideo"``: PyTorchVideo's ``EncodedVideo`` with its PyAV backend, whole video
+  (:func:`decode_video`).
 * ``"decord"``: PyTorchVideo's ``EncodedVideo`` with its decord backend, when ``decord``
   is installed.
 
@@ -19,6 +20,7 @@ the selected frames are opened.
 from __future__ import annotations
 
 import importlib.util
+import math
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +28,8 @@ from pathlib import Path
 import av
 import numpy as np
 import torch
+
+from atfr_lightning._pytorchvideo import import_pytorchvideo
 
 DECODERS: tuple[str, ...] = ("pyav", "pytorchvideo", "decord")
 FRAME_EXTENSIONS: frozenset[str] = frozenset({".jpg", ".jpeg", ".png"})
@@ -65,11 +69,35 @@ def read_frames(path: str | Path, select: FrameSelector, *, decoder: str = "pyav
         raise FileNotFoundError(f"no such video: {path}")
     if decoder == "pyav":
         return _read_pyav(path, select)
-    from atfr_lightning.data.video_dataset import decode_video
-
     check_decoder(decoder)
     frames = decode_video(path, decoder="pyav" if decoder == "pytorchvideo" else decoder)
     return frames[select(frames.shape[0])]
+
+
+def decode_video(path: str | Path, *, decoder: str = "pyav") -> torch.Tensor:
+    """Decode every frame of a video with PyTorchVideo's ``EncodedVideo`` (``decoder`` backend).
+
+    The ``"pytorchvideo"`` and ``"decord"`` decoders of :func:`read_frames`, and the reference
+    the tests check the frame-accurate PyAV reader against.
+
+    Returns:
+        ``(T, H, W, 3)`` uint8 RGB frames.
+
+    Raises:
+        RuntimeError: the file cannot be opened or holds no decodable video frame
+            (PyTorchVideo logs decode errors and returns no frames instead of raising).
+        FileNotFoundError: the file does not exist.
+    """
+    encoded_video = import_pytorchvideo("pytorchvideo.data.encoded_video")
+    video = encoded_video.EncodedVideo.from_path(str(path), decode_audio=False, decoder=decoder)
+    try:
+        # [0, inf) is the whole stream, whatever the header says about its duration.
+        clip = video.get_clip(0, math.inf)["video"]  # (C, T, H, W) float32 in [0, 255]
+    finally:
+        video.close()
+    if clip is None:
+        raise RuntimeError(f"no decodable video frames in {path}")
+    return clip.round().clamp_(0, 255).to(torch.uint8).permute(1, 2, 3, 0).contiguous()
 
 
 def read_all_frames(path: str | Path, *, decoder: str = "pyav") -> torch.Tensor:

@@ -6,10 +6,10 @@ from pathlib import Path
 
 from torch.utils.data import DataLoader
 
-from atfr_lightning.data.annotations import AnnotationError, VideoRecord
-from atfr_lightning.data.base import VideoDataModule, _check
-from atfr_lightning.data.clip_dataset import ClipDataset
-from atfr_lightning.data.decoding import FRAME_EXTENSIONS
+from atfr_lightning.data.datamodules.video import VideoDataModule, check_argument
+from atfr_lightning.data.readers.annotations import AnnotationError, VideoRecord
+from atfr_lightning.data.video.clip_dataset import ClipDataset
+from atfr_lightning.data.video.decoding import FRAME_EXTENSIONS
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".webm", ".mkv")
 
@@ -60,8 +60,12 @@ class VideoFolderDataModule(VideoDataModule):
         num_workers: int = 2,
         decoder: str = "pyav",
     ) -> None:
-        _check("video_root", video_root, isinstance(video_root, str) and Path(video_root).is_dir(),
-               "an existing folder of videos")
+        check_argument(
+            "video_root",
+            video_root,
+            isinstance(video_root, str) and Path(video_root).is_dir(),
+            "an existing folder of videos",
+        )
         scale = crop_size if test_scale is None else test_scale
         super().__init__(
             num_frames=num_frames, sampling_rate=sampling_rate, crop_size=crop_size,

@@ -15,8 +15,8 @@ phase, and the clips differ in how much temporal resolution that takes to see:
 Why it is only the stress task: the label depends on the *order* of the phases, and SGS is
 a set function of its slices (it groups similar slices in any order), so the clips whose
 earlier phase moves in another direction are out of its reach by construction. The primary
-task is ``synthetic_appear``. This module only renders; seeding, labels and files live in
-``atfr_lightning.data.synthetic``.
+task is ``appear``. This module only renders; seeding, labels and files live in
+``atfr_lightning.data.synthetic.generator``.
 """
 
 from __future__ import annotations
@@ -193,7 +193,7 @@ def make_motion_clip(
 ) -> MotionClip:
     """Render one clip of class ``label`` from ``rng`` (deterministic for a seeded generator).
 
-    ``atfr_lightning.data.synthetic.render_clip`` seeds ``rng`` from ``(seed, split, index)``
+    ``atfr_lightning.data.synthetic.generator.render_clip`` seeds ``rng`` from ``(seed, split, index)``
     and draws ``label`` from a separate balanced stream.
 
     Returns:

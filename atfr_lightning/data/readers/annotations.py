@@ -33,6 +33,12 @@ class VideoRecord:
     name: str
 
 
+def resolve(base: Path, path: str | Path) -> Path:
+    """``path`` as is when absolute, else ``base / path`` (relative annotation paths)."""
+    path = Path(path)
+    return path if path.is_absolute() else base / path
+
+
 def require_file(path: str | Path, what: str) -> Path:
     """``path`` as a Path; an AnnotationError saying what the file is when it does not exist."""
     path = Path(path)

@@ -15,14 +15,14 @@ import torch
 from lightning.pytorch.utilities import rank_zero_warn
 from torch.utils.data import DataLoader
 
-from atfr_lightning.data.annotations import AnnotationError, VideoRecord
-from atfr_lightning.data.clip_dataset import ClipDataset, collate_clips
-from atfr_lightning.data.decoding import check_decoder
-from atfr_lightning.data.failures import DecodeFailureSummary
-from atfr_lightning.data.resumable import ResumableDataLoader
-from atfr_lightning.data.samplers import EpochShuffleSampler, ShardedEvalSampler
-from atfr_lightning.data.sampling import Mode, TemporalSampling
-from atfr_lightning.data.transforms import (
+from atfr_lightning.data.datamodules.decode_failures import DecodeFailureSummary
+from atfr_lightning.data.readers.annotations import AnnotationError, VideoRecord
+from atfr_lightning.data.video.clip_dataset import ClipDataset, collate_clips
+from atfr_lightning.data.video.decoding import check_decoder
+from atfr_lightning.data.video.resumable_loader import ResumableDataLoader
+from atfr_lightning.data.video.samplers import EpochShuffleSampler, ShardedEvalSampler
+from atfr_lightning.data.video.temporal_sampling import Mode, TemporalSampling
+from atfr_lightning.data.video.transforms import (
     KINETICS_MEAN,
     KINETICS_STD,
     Compose,
@@ -40,13 +40,14 @@ from atfr_lightning.data.transforms import (
 _SHOWN = 10
 
 
-def _check(name: str, value: object, ok: bool, expected: str) -> None:
+def check_argument(name: str, value: object, ok: bool, expected: str) -> None:
+    """``ValueError("<name>=<value> is invalid: expected <expected>")`` unless ``ok``."""
     if not ok:
         raise ValueError(f"{name}={value!r} is invalid: expected {expected}")
 
 
 def _positive_int(name: str, value: object, minimum: int = 1) -> None:
-    _check(
+    check_argument(
         name,
         value,
         isinstance(value, int) and not isinstance(value, bool) and value >= minimum,
@@ -122,7 +123,7 @@ class VideoDataModule(L.LightningDataModule):
         _positive_int("sampling_rate", sampling_rate)
         _positive_int("crop_size", crop_size)
         train_scale = tuple(train_scale)
-        _check(
+        check_argument(
             "train_scale",
             train_scale,
             len(train_scale) == 2
@@ -131,14 +132,14 @@ class VideoDataModule(L.LightningDataModule):
             f"[min, max] integers with crop_size={crop_size} <= min <= max",
         )
         test_scale = crop_size if test_scale is None else test_scale
-        _check(
+        check_argument(
             "test_scale",
             test_scale,
             isinstance(test_scale, int) and test_scale >= crop_size,
             f"an integer >= crop_size={crop_size}",
         )
         _positive_int("num_test_clips", num_test_clips)
-        _check(
+        check_argument(
             "num_test_crops",
             num_test_crops,
             num_test_crops in (1, 2, 3),

@@ -5,9 +5,10 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 
-from atfr_lightning.data.annotations import VideoRecord
-from atfr_lightning.data.base import VideoDataModule
-from atfr_lightning.data.synthetic import (
+from atfr_lightning.data.datamodules.video import VideoDataModule, check_argument
+from atfr_lightning.data.readers.annotations import VideoRecord
+from atfr_lightning.data.readers.path_label import parse_video_list
+from atfr_lightning.data.synthetic.generator import (
     MIN_FRAME_SIZE,
     TASKS,
     class_names,
@@ -15,12 +16,6 @@ from atfr_lightning.data.synthetic import (
     is_complete,
     synthetic_dataset_dir,
 )
-from atfr_lightning.data.video_dataset import parse_video_list
-
-
-def _check(name: str, value: object, ok: bool, expected: str) -> None:
-    if not ok:
-        raise ValueError(f"{name}={value!r} is invalid: expected {expected}")
 
 
 class SyntheticDataModule(VideoDataModule):
@@ -97,29 +92,29 @@ class SyntheticDataModule(VideoDataModule):
         num_test_clips: int = 1,
         num_test_crops: int = 1,
     ) -> None:
-        _check("task", task, task in TASKS, f"one of {', '.join(map(repr, TASKS))}")
-        _check("num_train", num_train, isinstance(num_train, int) and num_train >= 1, "an integer >= 1")
-        _check("num_val", num_val, isinstance(num_val, int) and num_val >= 1, "an integer >= 1")
-        _check(
+        check_argument("task", task, task in TASKS, f"one of {', '.join(map(repr, TASKS))}")
+        check_argument("num_train", num_train, isinstance(num_train, int) and num_train >= 1, "an integer >= 1")
+        check_argument("num_val", num_val, isinstance(num_val, int) and num_val >= 1, "an integer >= 1")
+        check_argument(
             "num_frames",
             num_frames,
             isinstance(num_frames, int) and num_frames >= 2,
             "an integer >= 2",
         )
-        _check(
+        check_argument(
             "frame_size",
             frame_size,
             isinstance(frame_size, int) and frame_size >= 16 and frame_size % 2 == 0,
             "an even integer >= 16 (H.264 yuv420p needs even sizes)",
         )
         smallest = ", ".join(f"{name} {size}" for name, size in MIN_FRAME_SIZE.items())
-        _check(
+        check_argument(
             "frame_size",
             frame_size,
             frame_size >= MIN_FRAME_SIZE[task],
             f">= {MIN_FRAME_SIZE[task]} for task {task!r} (smallest frame_size per task: {smallest})",
         )
-        _check(
+        check_argument(
             "crop_size",
             crop_size,
             isinstance(crop_size, int) and 1 <= crop_size <= frame_size,
@@ -173,10 +168,8 @@ class SyntheticDataModule(VideoDataModule):
         return f"under {self.dataset_dir} (the generated set)"
 
     def split_records(self, split: str) -> tuple[list[VideoRecord], None]:
-        list_path = self.dataset_dir / ("train.csv" if split == "train" else "val.csv")
-        entries = parse_video_list(list_path)
-        root = self.dataset_dir
-        return [VideoRecord(path=e.path, label=e.label, name=str(e.path.relative_to(root))) for e in entries], None
+        # Records are named by their path relative to the dataset folder, as the list writes it.
+        return parse_video_list(self.dataset_dir / ("train.csv" if split == "train" else "val.csv")), None
 
     def prepare_data(self) -> None:
         ensure_synthetic_dataset(root=self.root, **self._params())

@@ -23,7 +23,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from atfr_lightning.data.transforms import uniform_temporal_indices
+from atfr_lightning.data.video.transforms import uniform_temporal_indices
 
 TemporalSampling = Literal["window", "segments"]
 TEMPORAL_SAMPLINGS: tuple[str, ...] = ("window", "segments")

@@ -20,13 +20,13 @@ class DecodeFailureSummary(L.Callback):
     """Count and name, at the end of each epoch, the videos that could not be read.
 
     Reads ``batch["decode_failures"]`` ((N, F) int64 video indices padded with -1, see
-    :func:`atfr_lightning.data.clip_dataset.collate_clips`) from every train / val / test
+    :func:`atfr_lightning.data.video.clip_dataset.collate_clips`) from every train / val / test
     batch, gathers them from all DDP ranks, and at the end of the epoch logs
     ``<split>/decode_failures`` (number of skipped items) and warns once with the file names,
     which it takes from ``trainer.datamodule.<split>_dataset.records``. Sanity-check
     batches are not reported.
 
-    :class:`atfr_lightning.data.base.VideoDataModule` adds one to the trainer in ``setup``
+    :class:`atfr_lightning.data.datamodules.video.VideoDataModule` adds one to the trainer in ``setup``
     when none is there, so configs need not list it.
 
     Attributes:

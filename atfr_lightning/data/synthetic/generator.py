@@ -1,19 +1,19 @@
-"""The synthetic action dataset: three tasks, one set of files, cached and generated on demand.
+"""The synthetic action dataset's generator: three tasks, one set of files, cached and generated on demand.
 
 Three tasks render the clips (``task`` in :class:`SyntheticParams`); all have 5 balanced classes:
 
-* ``"appear"`` (primary and default, :mod:`atfr_lightning.data.synthetic_appear`): "which
+* ``"appear"`` (primary and default, :mod:`atfr_lightning.data.synthetic.appear`): "which
   pattern appears". On a static background a textured patch (stripes, checkerboard, ring)
   appears once for 1 to ``T`` frames, or nothing does; class-neutral distractors and a background
   cut add change that carries no label. The label is a function of the set of frames, never
   of their order, so SGS (a set function of its slices) can represent it, while a uniform
   subsampling misses a 1-frame event.
-* ``"cue"`` (conjunction, :mod:`atfr_lightning.data.synthetic_cue`): "which pattern is shown
+* ``"cue"`` (conjunction, :mod:`atfr_lightning.data.synthetic.cue`): "which pattern is shown
   with the cue". Patterns follow each other in the left half, a disk flashes once in the right
   half; the label is the pattern shown while the disk is, or "cue alone". Also order-free, but
   harder: the small X3D of ``experiments/synthetic`` does not learn it within the CPU budget
   (train loss stays at chance), so it is kept as a GPU-scale task.
-* ``"motion"`` (stress, :mod:`atfr_lightning.data.synthetic_motion`): the direction of the
+* ``"motion"`` (stress, :mod:`atfr_lightning.data.synthetic.motion`): the direction of the
   clip's *last* motion phase. It depends on the order of the phases, which SGS discards: kept
   as an order-sensitive stress task.
 
@@ -43,7 +43,6 @@ import hashlib
 import json
 import os
 import shutil
-import sys
 import tempfile
 import time
 import zlib
@@ -55,9 +54,9 @@ from typing import Any
 import av
 import numpy as np
 
-from atfr_lightning.data.synthetic_appear import APPEAR_CLASS_NAMES, APPEAR_MIN_FRAME_SIZE, make_appear_clip
-from atfr_lightning.data.synthetic_cue import CUE_CLASS_NAMES, CUE_MIN_FRAME_SIZE, make_cue_clip
-from atfr_lightning.data.synthetic_motion import MOTION_CLASS_NAMES, make_motion_clip
+from atfr_lightning.data.synthetic.appear import APPEAR_CLASS_NAMES, APPEAR_MIN_FRAME_SIZE, make_appear_clip
+from atfr_lightning.data.synthetic.cue import CUE_CLASS_NAMES, CUE_MIN_FRAME_SIZE, make_cue_clip
+from atfr_lightning.data.synthetic.motion import MOTION_CLASS_NAMES, make_motion_clip
 
 TASKS: tuple[str, ...] = ("appear", "cue", "motion")
 _CLASS_NAMES: dict[str, tuple[str, ...]] = {
@@ -388,6 +387,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"synthetic dataset ({args.task} task) ready in {root} ({time.perf_counter() - start:.1f} s)")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -16,7 +16,7 @@ import difflib
 import re
 from pathlib import Path
 
-from atfr_lightning.data.annotations import AnnotationError, VideoRecord, json_line_of, load_json, require_file
+from atfr_lightning.data.readers.annotations import AnnotationError, VideoRecord, json_line_of, load_json, require_file
 
 
 def normalize_template(template: str) -> str:
