@@ -8,7 +8,7 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 
-from atfr_lightning.callbacks.gather import gather_clip_rows, log_to_wandb, run_folder, wandb_runs
+from atfr_lightning.callbacks.gather import gather_clip_rows, log_to_wandb, wandb_runs
 from atfr_lightning.callbacks.per_clip import PerClipCallback
 from atfr_lightning.records import ClipRecords, pearson
 from atfr_lightning.records.writing import bins_wandb_record, integer_wandb_histogram, write_bins_files
@@ -74,9 +74,8 @@ class AdaptiveResolutionLogger(PerClipCallback):
                 trainer,
                 bins_wandb_record(split, clips, per_class=per_class, class_names=class_names, max_bins=max_bins),
             )
-        # trainer.log_dir is a collective under DDP (a broadcast): every rank must ask for it.
-        folder = Path(run_folder(trainer)) / "adaptive_resolution"
-        if self._files_on(trainer):
+        folder = self._output_folder(trainer, "adaptive_resolution")
+        if folder is not None:
             write_bins_files(
                 folder,
                 f"{split}_epoch{trainer.current_epoch:03d}",

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import lightning as L
 
-from atfr_lightning.callbacks.gather import log_to_wandb, run_folder, wandb_runs
+from atfr_lightning.callbacks.gather import log_to_wandb, wandb_runs
 from atfr_lightning.callbacks.per_clip import PerClipCallback, cost_table_for, per_clip_gflops
 from atfr_lightning.records import GFLOPS_UNITS, ClipRecords
 from atfr_lightning.records.writing import (
@@ -46,9 +44,8 @@ class FlopsLogger(PerClipCallback):
         if runs:
             record = cost_table_wandb_record(per_bins, backbone_gflops=self.table.backbone_gflops)
             log_to_wandb(trainer, record)
-        # trainer.log_dir is a collective under DDP (a broadcast): every rank must ask for it.
-        folder = Path(run_folder(trainer)) / "flops"
-        if self._files_on(trainer):
+        folder = self._output_folder(trainer, "flops")
+        if folder is not None:
             write_cost_table_files(folder, per_bins, backbone_gflops=backbone)
 
     def on_fit_start(self, trainer, pl_module) -> None:
@@ -70,9 +67,8 @@ class FlopsLogger(PerClipCallback):
         pl_module.log(f"{split}/gflops/ratio_to_backbone", ratio, sync_dist=False)
         if wandb_runs(trainer):
             log_to_wandb(trainer, gflops_wandb_record(split, clips))
-        # trainer.log_dir is a collective under DDP (a broadcast): every rank must ask for it.
-        folder = Path(run_folder(trainer)) / "flops"
-        if self._files_on(trainer):
+        folder = self._output_folder(trainer, "flops")
+        if folder is not None:
             write_gflops_files(
                 folder,
                 f"{split}_epoch{trainer.current_epoch:03d}",

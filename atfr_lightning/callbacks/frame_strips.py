@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import lightning as L
 import torch
 
-from atfr_lightning.callbacks.gather import log_to_wandb, run_folder, wandb_runs
+from atfr_lightning.callbacks.gather import log_to_wandb, wandb_runs
 from atfr_lightning.callbacks.per_clip import PerClipCallback
 from atfr_lightning.records import ClipRecords, frame_bins, frame_strip, strip_caption
 from atfr_lightning.records.writing import Strip, strips_wandb_record, write_strip_files
@@ -114,9 +112,8 @@ class FrameStripLogger(PerClipCallback):
         strips, self._strips = self._strips, []
         if strips and wandb_runs(trainer):
             log_to_wandb(trainer, strips_wandb_record(split, strips))
-        # trainer.log_dir is a collective under DDP (a broadcast): every rank must ask for it.
-        folder = Path(run_folder(trainer)) / "adaptive_resolution"
-        if self._files_on(trainer):
+        folder = self._output_folder(trainer, "adaptive_resolution")
+        if folder is not None:
             write_strip_files(folder, f"{split}_epoch{trainer.current_epoch:03d}", strips)
 
 

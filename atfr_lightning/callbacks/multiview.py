@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import lightning as L
 import torch
 
@@ -49,15 +47,7 @@ class MultiViewTestAccuracy(L.Callback):
         self.metric = None
         self.results = {}
 
-    def on_test_batch_end(
-        self,
-        trainer: L.Trainer,
-        pl_module: L.LightningModule,
-        outputs: Any,
-        batch: Any,
-        batch_idx: int,
-        dataloader_idx: int = 0,
-    ) -> None:
+    def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
         logits = outputs.get("logits") if isinstance(outputs, dict) else outputs
         if not isinstance(logits, torch.Tensor) or logits.ndim != 2:
             raise ValueError(

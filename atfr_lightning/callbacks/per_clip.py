@@ -6,11 +6,12 @@ Also the one place that prices a clip: :func:`cost_table_for` and :func:`per_cli
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import lightning as L
 import torch
 
-from atfr_lightning.callbacks.gather import gather_clip_rows, wandb_runs
+from atfr_lightning.callbacks.gather import gather_clip_rows, run_folder, wandb_runs
 from atfr_lightning.flops import cached_cost_table
 from atfr_lightning.models.adaptive import AdaptiveTemporalNetwork
 from atfr_lightning.records import ClipRecords
@@ -121,6 +122,12 @@ class PerClipCallback(L.Callback):
         if trainer.global_rank != 0:
             return False
         return self.write_files if self.write_files is not None else not wandb_runs(trainer)
+
+    def _output_folder(self, trainer: L.Trainer, name: str) -> Path | None:
+        """``<run>/<name>`` when this rank writes CSV/PNG files, else None."""
+        # trainer.log_dir is a collective under DDP (a broadcast): every rank must ask for it.
+        folder = Path(run_folder(trainer)) / name
+        return folder if self._files_on(trainer) else None
 
     # ---- the val/test hooks --------------------------------------------------------------------------
     def on_validation_epoch_start(self, trainer, pl_module) -> None:

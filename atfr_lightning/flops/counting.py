@@ -180,6 +180,19 @@ class PathwayCostTable:
             raise ValueError(f"expected active bins of the SGS layers {self.layers}, got {tuple(bins)}")
 
 
+class _PartCounter:
+    """Counts parts of a network (a callable and the modules it uses), adding up skipped ops."""
+
+    def __init__(self, *, include_batch_norm: bool | str) -> None:
+        self.include_batch_norm = include_batch_norm
+        self.skipped: Counter = Counter()
+
+    def __call__(self, fn, *inputs, modules=()) -> float:
+        gflops, ops = count_gflops(_Call(fn, *modules), inputs, include_batch_norm=self.include_batch_norm)
+        self.skipped.update(ops)
+        return gflops
+
+
 @contextlib.contextmanager
 def _eval_copy(net: nn.Module):
     # Trace a CPU copy in eval mode: tracing must not update the real model's BN statistics.
@@ -199,12 +212,8 @@ def sgs_cost_table(
         return _pathway_cost_table(net, num_frames=num_frames, crop_size=crop_size, include_batch_norm=include_batch_norm)
     with _eval_copy(net) as model:
         clip = torch.zeros(1, 3, num_frames, crop_size, crop_size)
-        skipped: Counter = Counter()
-
-        def count(fn, *inputs, modules=()):
-            gflops, ops = count_gflops(_Call(fn, *modules), inputs, include_batch_norm=include_batch_norm)
-            skipped.update(ops)
-            return gflops
+        count = _PartCounter(include_batch_norm=include_batch_norm)
+        skipped = count.skipped
 
         pre = count(model.pre, clip, modules=(model.blocks,))
         features = model.pre(clip)
@@ -228,12 +237,8 @@ def _pathway_cost_table(
 ) -> PathwayCostTable:
     with _eval_copy(net) as model:
         clip = torch.zeros(1, 3, num_frames, crop_size, crop_size)
-        skipped: Counter = Counter()
-
-        def count(fn, *inputs, modules=()):
-            gflops, ops = count_gflops(_Call(fn, *modules), inputs, include_batch_norm=include_batch_norm)
-            skipped.update(ops)
-            return gflops
+        count = _PartCounter(include_batch_norm=include_batch_norm)
+        skipped = count.skipped
 
         def post(*paths: torch.Tensor) -> torch.Tensor:
             return model.post([act(f) for act, f in zip(model.activations, paths)])

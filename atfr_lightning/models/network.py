@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from atfr_lightning.models.adaptive import AdaptiveTemporalNetwork
-from atfr_lightning.models.backbones import BackboneSpec
 from atfr_lightning.models.pooling import make_temporal_max_pools_round_up, make_temporal_pools_adaptive
-from atfr_lightning.models.registered import RegisteredNetwork, SGSLayerOptions
+from atfr_lightning.models.registered import RegisteredNetwork, StageCut
 from atfr_lightning.models.surgery import pop_final_activation, stage_output_channels
 from atfr_lightning.models.temporal_average import FixedTemporalAverage
 from atfr_lightning.models.temporal_padding import use_replicate_temporal_padding
@@ -33,30 +31,22 @@ class SGSNetwork(RegisteredNetwork):
 
     families = ("x3d", "resnet")
 
-    def _assemble(
-        self,
-        *,
-        spec: BackboneSpec,
-        blocks: nn.ModuleList,
-        index: int,
-        sgs_options: SGSLayerOptions | None,
-        num_bins: int | None,
-        execution: str,
-    ) -> None:
+    def _assemble(self, cut: StageCut) -> None:
+        spec, blocks, index, sgs_options = cut.spec, cut.blocks, cut.index, cut.sgs_options
         make_temporal_pools_adaptive(blocks[-1])
         make_temporal_max_pools_round_up(blocks)
         if self.temporal_padding == "replicate":
             use_replicate_temporal_padding(blocks[: index + 1])
         layer = activation = None
         if sgs_options is not None:
-            layer = sgs_options.build(in_channels=stage_output_channels(blocks[index]), num_bins=num_bins)
+            layer = sgs_options.build(in_channels=stage_output_channels(blocks[index]), num_bins=cut.num_bins)
             activation = pop_final_activation(blocks[index])
         elif self.temporal_average > 1:
             # Without SGS the stage keeps its final activation and the base class applies
             # ``activation`` to the stage's output: the average comes after the ReLU.
             activation = FixedTemporalAverage(stride=self.temporal_average)
         AdaptiveTemporalNetwork.__init__(
-            self, blocks=blocks, insert_after=index, sgs=layer, activation=activation, execution=execution
+            self, blocks=blocks, insert_after=index, sgs=layer, activation=activation, execution=cut.execution
         )
         self._frame_multiple = 1
         if self.temporal_average > 1:

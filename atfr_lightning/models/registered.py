@@ -32,6 +32,22 @@ class SGSLayerOptions:
         )
 
 
+@dataclass(frozen=True)
+class StageCut:
+    """Where and how a subclass cuts the built backbone (what :meth:`RegisteredNetwork._assemble` gets).
+
+    ``blocks`` are the builder's blocks, ``index`` the stage SGS follows, ``sgs_options`` None
+    without SGS, ``num_bins`` B (None: B = T), ``execution`` the scheme after SGS.
+    """
+
+    spec: BackboneSpec
+    blocks: nn.ModuleList
+    index: int
+    sgs_options: SGSLayerOptions | None
+    num_bins: int | None
+    execution: str
+
+
 class RegisteredNetwork(AdaptiveTemporalNetwork):
     """A registered PyTorchVideo backbone cut at one stage for SGS; subclasses say how it is cut.
 
@@ -124,10 +140,10 @@ class RegisteredNetwork(AdaptiveTemporalNetwork):
         options = SGSLayerOptions(
             latent_dim=latent_dim, distance=distance, kernel=kernel, mode=sgs_mode, order=sgs_order
         ) if sgs else None
-        self._assemble(
+        self._assemble(StageCut(
             spec=spec, blocks=net.blocks, index=spec.stages.index(insert_after), sgs_options=options,
             num_bins=num_bins, execution=execution,
-        )
+        ))
         self.num_classes = num_classes
         self.pretrained_report: LoadReport | None = None
         if pretrained is not None:
@@ -146,15 +162,6 @@ class RegisteredNetwork(AdaptiveTemporalNetwork):
                 "which picks the class from the backbone"
             )
 
-    def _assemble(
-        self,
-        *,
-        spec: BackboneSpec,
-        blocks: nn.ModuleList,
-        index: int,
-        sgs_options: SGSLayerOptions | None,
-        num_bins: int | None,
-        execution: str,
-    ) -> None:
-        """Cut ``blocks`` after stage ``index``, insert the SGS layer(s) and run the base constructor."""
+    def _assemble(self, cut: StageCut) -> None:
+        """Cut ``cut.blocks`` after stage ``cut.index``, insert the SGS layer(s) and run the base constructor."""
         raise NotImplementedError

@@ -26,10 +26,9 @@ import torch
 from torch import nn
 
 from atfr_lightning.models.adaptive import AdaptiveTemporalNetwork, bucket_keys, run_grouped, take_rows
-from atfr_lightning.models.backbones import BackboneSpec
 from atfr_lightning.models.masking import StridedTemporalMask, TemporalMask, attach_temporal_mask
 from atfr_lightning.models.pooling import make_temporal_pools_adaptive
-from atfr_lightning.models.registered import RegisteredNetwork, SGSLayerOptions
+from atfr_lightning.models.registered import RegisteredNetwork, StageCut
 from atfr_lightning.models.surgery import pop_final_activation, stage_output_channels
 from atfr_lightning.models.temporal_padding import use_replicate_temporal_padding
 from atfr_lightning.models.temporal_resample import resample_time
@@ -130,16 +129,8 @@ class SlowFastSGSNetwork(RegisteredNetwork):
 
     families = ("slowfast",)
 
-    def _assemble(
-        self,
-        *,
-        spec: BackboneSpec,
-        blocks: nn.ModuleList,
-        index: int,
-        sgs_options: SGSLayerOptions | None,
-        num_bins: int | None,
-        execution: str,
-    ) -> None:
+    def _assemble(self, cut: StageCut) -> None:
+        spec, blocks, index, sgs_options = cut.spec, cut.blocks, cut.index, cut.sgs_options
         if self.temporal_average != 1:
             raise ValueError(
                 f"temporal_average is supported for single-pathway backbones, got temporal_average={self.temporal_average} "
@@ -153,13 +144,13 @@ class SlowFastSGSNetwork(RegisteredNetwork):
             use_replicate_temporal_padding(nn.ModuleList([*blocks[:index], stage]))
         layers, activations = None, [nn.Identity(), nn.Identity()]
         if sgs_options is not None:
-            bins = {"slow": num_bins, "fast": None if num_bins is None else num_bins * spec.alpha}
+            bins = {"slow": cut.num_bins, "fast": None if cut.num_bins is None else cut.num_bins * spec.alpha}
             layers = nn.ModuleDict({
                 name: sgs_options.build(in_channels=stage_output_channels(stage[i]), num_bins=bins[name])
                 for i, name in enumerate(PATHWAYS)
             })
             activations = [pop_final_activation(stage[i]) or nn.Identity() for i in range(2)]
-        AdaptiveTemporalNetwork.__init__(self, blocks=blocks, insert_after=index, sgs=None, execution=execution)
+        AdaptiveTemporalNetwork.__init__(self, blocks=blocks, insert_after=index, sgs=None, execution=cut.execution)
         self.sgs = layers
         self.activations = nn.ModuleList(activations)
         self.masks = {name: TemporalMask() for name in PATHWAYS}

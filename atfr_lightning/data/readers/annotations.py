@@ -41,20 +41,20 @@ def resolve(base: Path, path: str | Path) -> Path:
 
 def require_file(path: str | Path, what: str) -> Path:
     """``path`` as a Path; an AnnotationError saying what the file is when it does not exist."""
-    path = Path(path)
-    if not path.is_file():
-        hint = " (it is a folder)" if path.is_dir() else ""
-        raise AnnotationError(f"{what} not found: {path}{hint}")
-    return path
+    return _require(Path(path), what, folder=False)
 
 
 def require_dir(path: str | Path, what: str) -> Path:
     """``path`` as a Path; an AnnotationError saying what the folder is when it does not exist."""
-    path = Path(path)
-    if not path.is_dir():
-        hint = " (it is a file)" if path.is_file() else ""
-        raise AnnotationError(f"{what} not found: {path} is not a folder{hint}")
-    return path
+    return _require(Path(path), what, folder=True)
+
+
+def _require(path: Path, what: str, *, folder: bool) -> Path:
+    if (path.is_dir() if folder else path.is_file()):
+        return path
+    if folder:
+        raise AnnotationError(f"{what} not found: {path} is not a folder" + (" (it is a file)" if path.is_file() else ""))
+    raise AnnotationError(f"{what} not found: {path}" + (" (it is a folder)" if path.is_dir() else ""))
 
 
 def read_lines(path: Path) -> Iterator[tuple[int, str, str]]:
