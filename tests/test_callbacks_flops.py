@@ -91,3 +91,18 @@ def test_the_first_pricing_callback_logs_the_mean():
     assert [c._logs_mean_gflops(trainer) for c in (strips, flops, summary)] == [False, True, False]
     summary.table = flops.table = None  # a network without SGS support: nobody prices, nobody logs
     assert not any(c._logs_mean_gflops(trainer) for c in (strips, flops, summary))
+
+
+def test_summary_block_names_what_it_costs():
+    from atfr_lightning.callbacks.summary import format_summary
+
+    base = {"clips": 10, "top1": 0.5, "max_bins": 16, "backbone_gflops": 0.02, "gflops_per_clip": 0.01}
+    with_sgs = format_summary({**base, "mean_bins": {"sgs": 3.5}}, backbone_label="X3D-S", split="val")
+    assert "mean active bins per clip, sgs" in with_sgs and "3.50 of 16 temporal slices" in with_sgs
+    assert "ratio SGS / without SGS" in with_sgs and ": 0.500" in with_sgs
+    plain = format_summary({**base, "mean_bins": {}}, backbone_label="X3D-S", split="val")
+    assert "X3D-S without SGS" in plain and "ratio" not in plain
+    averaged = format_summary({**base, "mean_bins": {}, "fixed_temporal_average": 4}, backbone_label="X3D-S", split="val")
+    assert "X3D-S with a fixed 4:1 temporal average" in averaged and "without SGS" not in averaged
+    # One aligned column of values.
+    assert len({line.index(" : ") for line in with_sgs.splitlines() if " : " in line}) == 1

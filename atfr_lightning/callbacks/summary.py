@@ -44,6 +44,8 @@ class AdaptiveResolutionSummary(PerClipCallback):
         super().setup(trainer, pl_module, stage)
         if self.table is not None:
             self.backbone_label = self.backbone_label or getattr(pl_module.net, "backbone_name", "backbone")
+        # A fixed k:1 average after a stage (the non-adaptive control) is named in the summary.
+        self._fixed_average = int(getattr(pl_module.net, "temporal_average", 1) or 1)
 
     def _finish(self, trainer: L.Trainer, pl_module: L.LightningModule, split: str, clips: ClipRecords) -> None:
         mean = clips.mean_gflops()
@@ -65,6 +67,7 @@ class AdaptiveResolutionSummary(PerClipCallback):
             "gflops_per_clip": mean_gflops,
             "backbone_gflops": self.table.backbone_gflops,
             "gflops_units": UNITS,
+            "fixed_temporal_average": getattr(self, "_fixed_average", 1),
         }
 
     def on_validation_end(self, trainer, pl_module) -> None:
@@ -108,7 +111,10 @@ def format_summary(result: dict, *, backbone_label: str, split: str) -> str:
     for layer, bins in result["mean_bins"].items():
         rows.append((f"mean active bins per clip, {layer}", f"{bins:.2f} of {result['max_bins']} temporal slices"))
     gflops: list[tuple[str, str]]
-    if not result["mean_bins"]:  # the network has no SGS layer: one fixed cost
+    average = result.get("fixed_temporal_average", 1)
+    if not result["mean_bins"] and average > 1:  # the fixed-reduction control: one fixed cost
+        gflops = [(f"{backbone_label} with a fixed {average}:1 temporal average", f"{result['backbone_gflops']:.4f}")]
+    elif not result["mean_bins"]:  # the network has no SGS layer: one fixed cost
         gflops = [(f"{backbone_label} without SGS", f"{result['backbone_gflops']:.4f}")]
     else:
         ratio = result["gflops_per_clip"] / result["backbone_gflops"]
