@@ -151,16 +151,29 @@ def prepare(clips: torch.Tensor, input_frames: int | None) -> torch.Tensor:
     return (clips.float() / 255 - mean) / std
 
 
+def optimizer_state_by_name(net: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, dict]:
+    """The optimiser's per-parameter state (AdamW's moments and step), keyed by parameter name."""
+    names = {id(p): n for n, p in net.named_parameters()}
+    return {names[id(p)]: copy.deepcopy(state) for p, state in optimizer.state.items() if id(p) in names}
+
+
 def train(net, clips, labels, *, epochs: int, lr: float, setting: Setting, seed: int, stage: int, device, input_frames,
-          schedule_epochs: int | None = None, start_epoch: int = 0):
+          schedule_epochs: int | None = None, start_epoch: int = 0, moments: dict[str, dict] | None = None):
     """The CLI's optimiser and schedule (AdamW, warm-up 0.5 epoch then cosine to 0) in a plain loop.
 
     The schedule spans ``schedule_epochs`` (default ``epochs``) and this call trains its epochs
     ``start_epoch .. start_epoch + epochs - 1``: the continuing schedule of the main job's warm
-    start (``--schedule continuing``). AdamW's moments start afresh in every call.
+    start (``--schedule continuing``). ``moments`` (from :func:`optimizer_state_by_name`) carries
+    AdamW's state over for the parameters it names, as the main job's one optimiser does; new
+    parameters (the SGS layer's) start afresh. Returns the optimiser's state by name.
     """
     net.to(device).train()
     optimizer = build_optimizer(net, name="adamw", lr=lr, weight_decay=setting.weight_decay, momentum=0.9)
+    parameters = dict(net.named_parameters())
+    for name, state in (moments or {}).items():
+        if name in parameters:
+            optimizer.state[parameters[name]] = {k: v.clone().to(device) if torch.is_tensor(v) else v
+                                                 for k, v in state.items()}
     steps_per_epoch = math.ceil(len(labels) / setting.batch_size)
     factor = warmup_cosine(
         total_steps=steps_per_epoch * (schedule_epochs or epochs), warmup_steps=steps_per_epoch // 2, warmup_start_factor=0.1
@@ -177,7 +190,7 @@ def train(net, clips, labels, *, epochs: int, lr: float, setting: Setting, seed:
             loss.backward()
             optimizer.step()
             schedule.step()
-    return net
+    return optimizer_state_by_name(net, optimizer)
 
 
 @torch.no_grad()
@@ -213,7 +226,8 @@ def edge_maximum_fraction(net, clips, *, device, batch_size: int = 64) -> float:
     return hits / count
 
 
-def run_row(name, variant, *, seed, setting, data, stage1, device, num_classes, schedule: str) -> dict:
+def run_row(name, variant, *, seed, setting, data, stage1, device, num_classes, schedule: str,
+            moments: dict[str, dict] | None = None) -> dict:
     (train_clips, train_labels), (val_clips, val_labels, hard, static) = data
     net = build_net(variant, seed=seed, setting=setting, num_classes=num_classes)
     start = time.perf_counter()
@@ -225,7 +239,7 @@ def run_row(name, variant, *, seed, setting, data, stage1, device, num_classes, 
         if schedule == "continuing":  # the main job's recipe: epochs 5-7 of one 8-epoch schedule at lr
             total = setting.backbone_epochs + setting.finetune_epochs
             train(net, train_clips, train_labels, epochs=setting.finetune_epochs, lr=setting.lr, stage=2,
-                  schedule_epochs=total, start_epoch=setting.backbone_epochs, **kwargs)
+                  schedule_epochs=total, start_epoch=setting.backbone_epochs, moments=moments, **kwargs)
         else:
             train(net, train_clips, train_labels, epochs=setting.finetune_epochs, lr=setting.finetune_lr, stage=2,
                   **kwargs)
@@ -359,7 +373,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--schedule", choices=("two_stage", "continuing"), default="two_stage",
         help="two_stage: stage 1 decays to 0, each row restarts a warm-up + cosine at finetune_lr (the table in "
-        "docs/results); continuing: one warm-up + cosine over both stages at lr, as the main job's sgs_start_epoch",
+        "docs/results); continuing: one warm-up + cosine over both stages at lr, AdamW's moments carried over, as the main job's sgs_start_epoch",
     )
     parser.add_argument("--resume", action="store_true",
                         help="keep the rows already in OUT/runs.csv and train only the missing (variant, seed) pairs")
@@ -397,7 +411,7 @@ def main(argv: list[str] | None = None) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     if args.schedule == "continuing":
         recipe = (f"one {setting.backbone_epochs + setting.finetune_epochs}-epoch schedule at lr {setting.lr}, "
-                  f"the backbone for {setting.backbone_epochs} epochs, then the row's model")
+                  f"the backbone for {setting.backbone_epochs} epochs, then the row's model (AdamW's moments carried over)")
     else:
         recipe = (f"backbone {setting.backbone_epochs} epochs at lr {setting.lr}, then "
                   f"{setting.finetune_epochs} epochs per row at lr {setting.finetune_lr}")
@@ -437,14 +451,13 @@ def main(argv: list[str] | None = None) -> None:
         start = time.perf_counter()
         continuing = args.schedule == "continuing"
         total = setting.backbone_epochs + setting.finetune_epochs if continuing else None
-        train(backbone, train_clips, train_labels, epochs=setting.backbone_epochs, lr=setting.lr, setting=setting,
-              schedule_epochs=total,
-              seed=seed, stage=1, device=device, input_frames=None)
+        moments = train(backbone, train_clips, train_labels, epochs=setting.backbone_epochs, lr=setting.lr,
+                        setting=setting, schedule_epochs=total, seed=seed, stage=1, device=device, input_frames=None)
         print(f"seed {seed}: stage 1 (backbone) {time.perf_counter() - start:.0f} s", flush=True)
         stage1 = copy.deepcopy(backbone.state_dict())
         for name in todo:
             row = run_row(name, variants[name], seed=seed, setting=setting, data=data, stage1=stage1, schedule=args.schedule,
-                          device=device, num_classes=num_classes)
+                          device=device, num_classes=num_classes, moments=moments if continuing else None)
             rows.append(row)
             print(f"seed {seed} {name}: top-1 {100 * row['top1']:.1f} %, hard {100 * row['top1_hard']:.1f} %, "
                   f"{row['gflops']:.4f} GFLOPs, bins {row['mean_bins']:.2f}, {row['train_seconds']} s", flush=True)

@@ -97,3 +97,21 @@ def test_unknown_variant_is_refused(tmp_path):
     bench = _load_benchmark()
     with pytest.raises(SystemExit):
         bench.main(["--setting", "tiny", "--variants", "nonsense", "--out", str(tmp_path)])
+
+
+def test_continuing_schedule_carries_adamw_moments_over_and_new_parameters_start_afresh():
+    bench = _load_benchmark()
+    setting = bench.SETTINGS["tiny"]
+    variants = bench.default_variants(2)
+    clips = torch.randint(0, 255, (8, 3, 16, 32, 32), dtype=torch.uint8)
+    labels = torch.arange(8) % 5
+    backbone = bench.build_net(variants["backbone"], seed=0, setting=setting, num_classes=5)
+    kwargs = dict(setting=setting, seed=0, device=torch.device("cpu"), input_frames=None)
+    moments = bench.train(backbone, clips, labels, epochs=1, lr=0.01, stage=1, **kwargs)
+    assert moments and all(int(s["step"]) == 1 for s in moments.values())  # one batch of 8
+    adaptive = bench.build_net(variants["sgs_default"], seed=0, setting=setting, num_classes=5)
+    adaptive.load_state_dict(backbone.state_dict(), strict=False)
+    carried = bench.train(adaptive, clips, labels, epochs=0, lr=0.01, stage=2, moments=moments, **kwargs)
+    assert set(carried) == set(moments) and not [n for n in carried if n.startswith("sgs.")]
+    for name, state in moments.items():
+        torch.testing.assert_close(carried[name]["exp_avg_sq"], state["exp_avg_sq"])
