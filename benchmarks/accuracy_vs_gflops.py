@@ -373,7 +373,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--schedule", choices=("two_stage", "continuing"), default="two_stage",
         help="two_stage: stage 1 decays to 0, each row restarts a warm-up + cosine at finetune_lr (the table in "
-        "docs/results); continuing: one warm-up + cosine over both stages at lr, AdamW's moments carried over, as the main job's sgs_start_epoch",
+        "docs/results); continuing: one warm-up + cosine over both stages at lr, AdamW's moments carried "
+        "over, as the main job's sgs_start_epoch",
     )
     parser.add_argument("--resume", action="store_true",
                         help="keep the rows already in OUT/runs.csv and train only the missing (variant, seed) pairs")
