@@ -115,3 +115,16 @@ def test_continuing_schedule_carries_adamw_moments_over_and_new_parameters_start
     assert set(carried) == set(moments) and not [n for n in carried if n.startswith("sgs.")]
     for name, state in moments.items():
         torch.testing.assert_close(carried[name]["exp_avg_sq"], state["exp_avg_sq"])
+
+
+def test_order_sensitivity_script_runs_both_orders(tmp_path, monkeypatch):
+    import importlib.util
+
+    monkeypatch.setenv("ATFR_CACHE_DIR", str(tmp_path / "cache"))
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "order_sensitivity.py"
+    spec = importlib.util.spec_from_file_location("order_sensitivity", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for order in ("fixed", "per_epoch"):
+        accuracies = module.main(["--setting", "tiny", "--order", order, "--epochs", "1", "--threads", "1"])
+        assert len(accuracies) == 1 and 0.0 <= accuracies[0] <= 1.0
