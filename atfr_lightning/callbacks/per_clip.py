@@ -20,12 +20,10 @@ from atfr_lightning.records import ClipRecords
 MEAN_GFLOPS = "gflops/mean"
 
 
-def cost_table_for(
-    net: torch.nn.Module, *, num_frames: int | None, crop_size: int | None, trainer: L.Trainer | None = None
-):
+def cost_table_for(net: torch.nn.Module, *, num_frames: int | None, crop_size: int | None):
     """The network's cost table, counted once per (network, T, crop) and shared by every callback.
 
-    ``None`` for a network without SGS support. ``trainer`` is accepted for call compatibility.
+    ``None`` for a network without SGS support.
     """
     if not isinstance(net, AdaptiveTemporalNetwork):
         return None
