@@ -60,6 +60,7 @@ class Setting:
     finetune_lr: float = 0.003
     weight_decay: float = 0.05
     batch_size: int = 32
+    optimizer: str = "adamw"  # or "sgd" (momentum 0.9, Nesterov), as the CLI's ``optimizer``
     num_frames: int = 16
     frame_size: int = 32
 
@@ -158,17 +159,19 @@ def optimizer_state_by_name(net: torch.nn.Module, optimizer: torch.optim.Optimiz
 
 
 def train(net, clips, labels, *, epochs: int, lr: float, setting: Setting, seed: int, stage: int, device, input_frames,
-          schedule_epochs: int | None = None, start_epoch: int = 0, moments: dict[str, dict] | None = None):
+          schedule_epochs: int | None = None, start_epoch: int = 0, moments: dict[str, dict] | None = None,
+          step_log: list[tuple[float, float]] | None = None):
     """The CLI's optimiser and schedule (AdamW, warm-up 0.5 epoch then cosine to 0) in a plain loop.
 
     The schedule spans ``schedule_epochs`` (default ``epochs``) and this call trains its epochs
     ``start_epoch .. start_epoch + epochs - 1``: the continuing schedule of the main job's warm
     start (``--schedule continuing``). ``moments`` (from :func:`optimizer_state_by_name`) carries
     AdamW's state over for the parameters it names, as the main job's one optimiser does; new
-    parameters (the SGS layer's) start afresh. Returns the optimiser's state by name.
+    parameters (the SGS layer's) start afresh. ``step_log``, when given, receives (loss, training
+    top-1 of the batch) after every step. Returns the optimiser's state by name.
     """
     net.to(device).train()
-    optimizer = build_optimizer(net, name="adamw", lr=lr, weight_decay=setting.weight_decay, momentum=0.9)
+    optimizer = build_optimizer(net, name=setting.optimizer, lr=lr, weight_decay=setting.weight_decay, momentum=0.9)
     parameters = dict(net.named_parameters())
     for name, state in (moments or {}).items():
         if name in parameters:
@@ -185,7 +188,11 @@ def train(net, clips, labels, *, epochs: int, lr: float, setting: Setting, seed:
         for start in range(0, len(labels), setting.batch_size):
             index = order[start : start + setting.batch_size]
             video = prepare(clips[index], input_frames).to(device)
-            loss = F.cross_entropy(net(video), labels[index].to(device))
+            logits = net(video)
+            target = labels[index].to(device)
+            loss = F.cross_entropy(logits, target)
+            if step_log is not None:
+                step_log.append((loss.item(), (logits.argmax(dim=1) == target).float().mean().item()))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -117,7 +117,7 @@ def test_continuing_schedule_carries_adamw_moments_over_and_new_parameters_start
         torch.testing.assert_close(carried[name]["exp_avg_sq"], state["exp_avg_sq"])
 
 
-def test_order_sensitivity_script_runs_both_orders(tmp_path, monkeypatch):
+def test_order_sensitivity_script_runs_orders_recipes_and_bn_checks(tmp_path, monkeypatch):
     import importlib.util
 
     monkeypatch.setenv("ATFR_CACHE_DIR", str(tmp_path / "cache"))
@@ -126,5 +126,29 @@ def test_order_sensitivity_script_runs_both_orders(tmp_path, monkeypatch):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     for order in ("fixed", "per_epoch"):
-        accuracies = module.main(["--setting", "tiny", "--order", order, "--epochs", "1", "--threads", "1"])
-        assert len(accuracies) == 1 and 0.0 <= accuracies[0] <= 1.0
+        runs = module.main(["--setting", "tiny", "--order", order, "--epochs", "1", "--threads", "1"])
+        assert len(runs) == 1 and len(runs[0]) == 1 and 0.0 <= runs[0][0] <= 1.0
+    out = tmp_path / "runs.csv"
+    runs = module.main(["--setting", "tiny", "--orders", "0", "1", "--epochs", "2", "--schedule-epochs", "3",
+                        "--batch-size", "4", "--lr", "0.003", "--optimizer", "sgd", "--bn-checks", "2",
+                        "--threads", "1", "--out", str(out)])
+    rows = list(csv.DictReader(out.open()))
+    assert len(runs) == 2 and [(r["order_index"], r["epoch"]) for r in rows] == [("0", "0"), ("0", "1"), ("1", "0"),
+                                                                                ("1", "1")]
+    assert all("sgd lr 0.003" in r["recipe"] and "batch 4, 3-epoch" in r["recipe"] for r in rows)
+    assert all(0.0 <= float(r["val_top1_precise_bn"]) <= 1.0 for r in rows)
+    # Two orders give two different runs from the same weights; the stage picks the permutation.
+    assert module.order_stage("per_epoch", 0, 3) == 13 and module.order_stage("fixed", 1, 3) == 51
+
+
+def test_plateau_end_is_the_first_step_past_chance():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "order_sensitivity.py"
+    spec = importlib.util.spec_from_file_location("order_sensitivity", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    log = [(1.6, 0.2)] * 30 + [(0.5, 1.0)] * 10
+    # The window of 20 passes 0.3 once 3 perfect steps are in it: 17 * 0.2 + 3 = 6.4 > 6.
+    assert module.plateau_end(log) == 33
+    assert module.plateau_end([(1.6, 0.2)] * 40) is None
