@@ -383,6 +383,8 @@ def main(argv: list[str] | None = None) -> None:
         "docs/results); continuing: one warm-up + cosine over both stages at lr, AdamW's moments carried "
         "over, as the main job's sgs_start_epoch",
     )
+    parser.add_argument("--lr", type=float, default=None,
+                        help="peak lr of stage 1 (and of the continuing schedule); default: the setting's")
     parser.add_argument("--resume", action="store_true",
                         help="keep the rows already in OUT/runs.csv and train only the missing (variant, seed) pairs")
     args = parser.parse_args(argv)
@@ -391,6 +393,8 @@ def main(argv: list[str] | None = None) -> None:
     torch.use_deterministic_algorithms(True, warn_only=True)
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     setting = SETTINGS[args.setting]
+    if args.lr is not None:
+        setting = replace(setting, lr=args.lr)
     variants = default_variants(args.num_bins)
     names = list(variants) if args.variants == ["all"] else args.variants
     unknown = [n for n in names if n not in variants]

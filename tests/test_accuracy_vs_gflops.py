@@ -62,8 +62,8 @@ def test_continuing_schedule_runs_and_says_so(tmp_path, monkeypatch):
     bench = _load_benchmark()
     out = tmp_path / "out"
     bench.main(["--setting", "tiny", "--seeds", "0", "--variants", "backbone", "sgs_default", "--schedule", "continuing",
-                "--out", str(out), "--threads", "2"])
-    assert "one 2-epoch schedule at lr 0.01" in (out / "summary.md").read_text()
+                "--lr", "0.002", "--out", str(out), "--threads", "2"])
+    assert "one 2-epoch schedule at lr 0.002" in (out / "summary.md").read_text()
     assert len(list(csv.DictReader((out / "runs.csv").open()))) == 2
 
 
