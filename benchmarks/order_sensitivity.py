@@ -149,8 +149,7 @@ def main(argv: list[str] | None = None) -> list[list[float]]:
             runs.append(accuracies)
             if args.out is not None:
                 args.out.parent.mkdir(parents=True, exist_ok=True)
-                fields = sorted({key for r in rows for key in r}, key=lambda k: list(rows[-1]).index(k)
-                                if k in rows[-1] else 99)
+                fields = list(dict.fromkeys(key for row in rows for key in row))  # first-seen order
                 with args.out.open("w", newline="") as handle:
                     writer = csv.DictWriter(handle, fieldnames=fields)
                     writer.writeheader()
