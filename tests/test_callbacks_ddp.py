@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import lightning as L
 import torch
+import torch.distributed as dist
+from lightning.pytorch.strategies import DDPStrategy
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
@@ -42,11 +44,26 @@ class _Module(L.LightningModule):
         return DataLoader(_Clips(), batch_size=2)
 
 
+class _CleanExitDDP(DDPStrategy):
+    """ddp_spawn that closes the gloo group on every rank, together, before the worker exits.
+
+    Left to interpreter exit (Lightning's atexit hook), gloo's threads can outlive the group in a
+    rank that finishes first, and that rank aborts ("terminate called without an active
+    exception"): seen once in CI, after the work was done.
+    """
+
+    def teardown(self) -> None:
+        super().teardown()
+        if dist.is_available() and dist.is_initialized():
+            dist.barrier()
+            dist.destroy_process_group()
+
+
 def test_ddp_gathers_every_clip_once(tmp_path):
     trainer = L.Trainer(
         accelerator="cpu",
         devices=2,
-        strategy="ddp_spawn",
+        strategy=_CleanExitDDP(start_method="spawn"),
         logger=False,
         enable_progress_bar=False,
         enable_model_summary=False,
