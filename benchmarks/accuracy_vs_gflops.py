@@ -113,6 +113,15 @@ def default_variants(num_bins: int) -> dict[str, Variant]:
             f"SGS B={num_bins}, mean bins, replicate padding, time order", "sgs",
             {**sgs, "kernel": "linear_mean", "temporal_padding": "replicate", "sgs_order": "time"},
         ),
+        "sgs_overlap_mean": Variant(
+            f"SGS B={num_bins}, overlapping tents, mean bins", "sgs",
+            {**sgs, "kernel": "linear_mean", "sgs_tents": "overlapping"},
+        ),
+        "sgs_overlap_mean_replicate_time": Variant(
+            f"SGS B={num_bins}, overlapping tents, mean bins, replicate padding, time order", "sgs",
+            {**sgs, "kernel": "linear_mean", "sgs_tents": "overlapping", "temporal_padding": "replicate",
+             "sgs_order": "time"},
+        ),
         "sgs_scratch": Variant(f"SGS B={num_bins}, default, from scratch", "sgs", sgs, warm=False),
     }
 

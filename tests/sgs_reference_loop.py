@@ -43,6 +43,21 @@ def weights_loop(distances: torch.Tensor, num_bins: int, *, mode: str) -> torch.
     return out
 
 
+def overlapping_weights_loop(distances: torch.Tensor, num_bins: int) -> torch.Tensor:
+    """``tents="overlapping"`` from its definition: u in [0, B - 1], linear interpolation between bins."""
+    n_clips, steps = distances.shape
+    out = torch.zeros(n_clips, num_bins, steps, dtype=distances.dtype)
+    for n in range(n_clips):
+        dmax = max(float(d) for d in distances[n])
+        for t in range(steps):
+            u = 0.0 if dmax < 1e-6 else (num_bins - 1) * float(distances[n, t]) / dmax
+            low = min(int(u), num_bins - 1)  # the bin at or below u
+            out[n, low, t] = 1 - (u - low)
+            if low + 1 < num_bins:
+                out[n, low + 1, t] = u - low
+    return out
+
+
 def drop_loop(weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     n_clips, num_bins, steps = weights.shape
     rows = []

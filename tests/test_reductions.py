@@ -209,3 +209,19 @@ def test_the_divisibility_check_leaves_batch_norm_statistics_alone():
     assert net.training
     for key, value in fresh.state_dict().items():
         torch.testing.assert_close(net.state_dict()[key], value, msg=key)
+
+
+# ------------------------------------------------------------------------ overlapping tents
+@torch.no_grad()
+def test_overlapping_tents_reach_every_sgs_layer_and_keep_every_slice():
+    net = _net(sgs=True, num_bins=4, kernel="linear", sgs_tents="overlapping").eval()
+    slowfast = SlowFastSGSNetwork(backbone="slowfast_r50", num_classes=5, num_frames=16, crop_size=32,
+                                  sgs_tents="overlapping")
+    layers = [m for m in [*net.modules(), *slowfast.modules()] if m.__class__.__name__ == "SimilarityGuidedSampling"]
+    assert len(layers) == 3 and all(layer.tents == "overlapping" for layer in layers)
+    # With the plain sum kernel and overlapping tents, every slice's weights sum to 1: the bins
+    # add up to the sum of the slices (the paper's disjoint tents lose the slices between centres).
+    features = net.pre(_busy_clips())
+    bins, active = net.sgs(features)
+    torch.testing.assert_close(bins.sum(dim=2), features.sum(dim=2), atol=1e-4, rtol=1e-4)
+    assert active.max() <= 4

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from sgs_reference_loop import distances_loop, drop_loop, sample_loop, weights_loop
+from sgs_reference_loop import distances_loop, drop_loop, overlapping_weights_loop, sample_loop, weights_loop
 
 from atfr_lightning.sgs import functional as F
 
@@ -33,6 +33,47 @@ def test_weights_and_drop_match_loop(mode, num_bins):
     compact_loop, active_loop = drop_loop(w)
     torch.testing.assert_close(compact, compact_loop)
     assert active.tolist() == active_loop.tolist()
+
+
+@pytest.mark.parametrize("num_bins", [1, 2, 4, 7])
+def test_overlapping_tents_match_loop_and_keep_every_slice(num_bins):
+    d = torch.rand(5, 9, dtype=torch.float64)
+    d[1] = 0.0  # a static clip: every slice in the first bin
+    w = F.bin_weights(d, num_bins, mode="default", tents="overlapping")
+    torch.testing.assert_close(w, overlapping_weights_loop(d, num_bins))
+    # Linear interpolation: every slice's weights sum to 1, so no slice is lost.
+    torch.testing.assert_close(w.sum(dim=1), torch.ones(5, 9, dtype=torch.float64))
+    _, active = F.drop_empty_bins(w)
+    assert int(active[1]) == 1
+
+
+def test_overlapping_tents_hand_made():
+    # B = 3: u = 2 * d / max = [0, 0.5, 1.5, 2]: the extremes on the first and last centre with
+    # weight 1, slice 1 split evenly between bins 0 and 1, slice 2 between bins 1 and 2. The
+    # disjoint tents of the paper give slice 1 (u = 2, halfway between centres 1 and 3) weight 1e-7.
+    d = torch.tensor([[0.0, 1.0, 3.0, 4.0]])
+    expected = torch.tensor([[[1.0, 0.5, 0.0, 0.0], [0.0, 0.5, 0.5, 0.0], [0.0, 0.0, 0.5, 1.0]]])
+    torch.testing.assert_close(F.bin_weights(d, 3, mode="default", tents="overlapping"), expected)
+    assert float(F.bin_weights(d, 3, mode="default")[0, :, 1].sum()) == pytest.approx(2e-7)
+
+
+def test_overlapping_tents_need_default_mode():
+    with pytest.raises(ValueError, match="tents='overlapping' goes beyond the released code and needs mode='default'"):
+        F.bin_weights(torch.rand(1, 4), 2, mode="reference", tents="overlapping")
+    with pytest.raises(ValueError, match=r"tents must be one of \('disjoint', 'overlapping'\), got 'wide'"):
+        F.bin_weights(torch.rand(1, 4), 2, mode="default", tents="wide")
+
+
+def test_gradcheck_overlapping_tents():
+    z = torch.randn(2, 4, 6, dtype=torch.float64, requires_grad=True)
+    x = torch.randn(2, 3, 6, 2, 2, dtype=torch.float64, requires_grad=True)
+
+    def pipeline(z, x):
+        d = F.temporal_distances(z, mode="default")
+        w, _ = F.drop_empty_bins(F.average_bins(F.bin_weights(d, 3, mode="default", tents="overlapping")))
+        return F.sample(x, w)
+
+    assert torch.autograd.gradcheck(pipeline, (z, x))
 
 
 def test_sample_matches_loop():

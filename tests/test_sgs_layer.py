@@ -68,6 +68,18 @@ def test_gradcheck_layer_float64():
     assert torch.autograd.gradcheck(lambda inp: layer(inp)[0], (x,), eps=1e-6, atol=1e-5)
 
 
+def test_gradcheck_layer_overlapping_tents_float64():
+    layer = _layer(latent_dim=4, tents="overlapping", kernel="linear_mean").double().eval()
+    x = torch.randn(2, 6, 5, 2, 2, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda inp: layer(inp)[0], (x,), eps=1e-6, atol=1e-5)
+    assert "tents='overlapping'" in repr(layer)
+
+
+def test_overlapping_tents_refuse_reference_mode():
+    with pytest.raises(ValueError, match="needs mode='default', got mode='reference'"):
+        _layer(tents="overlapping", mode="reference")
+
+
 def test_gradient_reaches_embedding():
     layer = _layer()
     y, _ = layer(torch.randn(4, 6, 8, 3, 3))

@@ -24,11 +24,12 @@ class SGSLayerOptions:
     kernel: str = "linear"
     mode: str = "default"
     order: str = "similarity"
+    tents: str = "disjoint"
 
     def build(self, *, in_channels: int, num_bins: int | None) -> SimilarityGuidedSampling:
         return SimilarityGuidedSampling(
             in_channels=in_channels, num_bins=num_bins, latent_dim=self.latent_dim, distance=self.distance,
-            kernel=self.kernel, mode=self.mode, order=self.order,
+            kernel=self.kernel, mode=self.mode, order=self.order, tents=self.tents,
         )
 
 
@@ -73,6 +74,8 @@ class RegisteredNetwork(AdaptiveTemporalNetwork):
         kernel: ``"linear"``, ``"linear_normalized"`` or ``"linear_mean"`` (see the SGS layer).
         sgs_mode: ``"default"`` or ``"reference"``.
         sgs_order: ``"similarity"`` (reference) or ``"time"``: order of the bins after SGS.
+        sgs_tents: ``"disjoint"`` (the paper) or ``"overlapping"`` (every slice's weight split
+            between its two nearest bins; default mode only); see the SGS layer.
         execution: ``"exact"`` (masked in training, bucketed in evaluation), ``"bucketed"``,
             ``"grouped"``, ``"masked"`` or ``"padded"`` (the reference); see
             :class:`AdaptiveTemporalNetwork`.
@@ -111,6 +114,7 @@ class RegisteredNetwork(AdaptiveTemporalNetwork):
         kernel: str = "linear",
         sgs_mode: str = "default",
         sgs_order: str = "similarity",
+        sgs_tents: str = "disjoint",
         execution: str = "exact",
         pretrained: str | None = None,
         replace_head: bool = False,
@@ -138,7 +142,8 @@ class RegisteredNetwork(AdaptiveTemporalNetwork):
         self.temporal_padding = temporal_padding
         self.temporal_average = temporal_average
         options = SGSLayerOptions(
-            latent_dim=latent_dim, distance=distance, kernel=kernel, mode=sgs_mode, order=sgs_order
+            latent_dim=latent_dim, distance=distance, kernel=kernel, mode=sgs_mode, order=sgs_order,
+            tents=sgs_tents,
         ) if sgs else None
         self._assemble(StageCut(
             spec=spec, blocks=net.blocks, index=spec.stages.index(insert_after), sgs_options=options,

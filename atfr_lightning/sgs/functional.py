@@ -24,6 +24,7 @@ MODES = ("reference", "default")
 DISTANCES = ("l2_mean", "norm")
 KERNELS = ("linear", "linear_normalized", "linear_mean")
 ORDERS = ("similarity", "time")
+TENTS = ("disjoint", "overlapping")
 
 # The reference adds 1e-6 to each component of the difference before the norm, and 1e-7 to
 # the tent so that a slice exactly on a bin edge still counts as (barely) present.
@@ -79,21 +80,43 @@ def bin_positions(distances: torch.Tensor, num_bins: int, *, mode: str = "refere
     return 1 + (2 * num_bins - 2) * relative
 
 
-def bin_weights(distances: torch.Tensor, num_bins: int, *, mode: str = "reference") -> torch.Tensor:
+def bin_weights(
+    distances: torch.Tensor, num_bins: int, *, mode: str = "reference", tents: str = "disjoint"
+) -> torch.Tensor:
     """Tent-kernel weights of every slice in every bin, before empty bins are dropped.
 
-    K[n, b, t] = max(0, 1 + 1e-7 - |u[n, t] - (2b + 1)|), neighbouring tents do not overlap.
+    ``tents="disjoint"`` (the paper): K[n, b, t] = max(0, 1 + 1e-7 - |u[n, t] - (2b + 1)|) with
+    u from :func:`bin_positions`; neighbouring tents do not overlap, so a slice halfway between
+    two centres gets (almost) no weight in either bin and is lost to the layers after SGS.
+
+    ``tents="overlapping"`` (beyond the paper, default mode only): distances map affinely onto
+    u in [0, B - 1] (static clips onto 0), bin b is centred at b and K[n, b, t] = max(0,
+    1 - |u[n, t] - b|): linear interpolation between the two nearest bins, so every slice's
+    weights sum to exactly 1 and no slice is lost; the most and the least distinctive slices
+    still get weight 1 in the last and the first bin.
 
     Args:
         distances: (N, T) from :func:`temporal_distances`.
         num_bins: B, the number of bins.
         mode: ``"reference"`` or ``"default"``.
+        tents: ``"disjoint"`` or ``"overlapping"``.
 
     Returns:
         (N, B, T) kernel weights.
     """
     if distances.dim() != 2:
         raise ValueError(f"distances must have shape (N, T), got {tuple(distances.shape)}")
+    _check_choice("tents", tents, TENTS)
+    if tents == "overlapping":
+        _check_choice("mode", mode, MODES)
+        if mode != "default":
+            raise ValueError(
+                f"tents='overlapping' goes beyond the released code and needs mode='default', got mode={mode!r}"
+            )
+        # [1, 2B - 1] with centres 2b + 1  ->  [0, B - 1] with centres b (static clips: 0).
+        u = (bin_positions(distances, num_bins, mode=mode) - 1) / 2
+        centres = torch.arange(num_bins, device=u.device, dtype=u.dtype)
+        return (1 - (u.unsqueeze(1) - centres.view(1, -1, 1)).abs()).clamp_min(0)
     u = bin_positions(distances, num_bins, mode=mode)
     centres = 2 * torch.arange(num_bins, device=u.device, dtype=u.dtype) + 1
     # (N, 1, T) - (1, B, 1) -> (N, B, T)

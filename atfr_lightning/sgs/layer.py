@@ -30,6 +30,9 @@ class SimilarityGuidedSampling(nn.Module):
         mode: ``"default"`` (quirks fixed) or ``"reference"`` (the authors' code exactly).
         order: order of the active bins on the output's temporal axis: ``"similarity"`` (bin
             order, the reference) or ``"time"`` (by the mean time of each bin's slices).
+        tents: ``"disjoint"`` (the paper: a slice between two bin centres loses weight, one
+            halfway gets none) or ``"overlapping"`` (beyond the paper, default mode only: each
+            slice's weight is split between its two nearest bins and sums to 1).
 
     Forward returns ``(y, active_bins)``: y (N, C, B'max, H, W), zero past each clip's B';
     active_bins (N,) int64. The counts of the last call are also kept in
@@ -46,6 +49,7 @@ class SimilarityGuidedSampling(nn.Module):
         kernel: str = "linear",
         mode: str = "default",
         order: str = "similarity",
+        tents: str = "disjoint",
     ) -> None:
         super().__init__()
         if in_channels < 1:
@@ -58,7 +62,13 @@ class SimilarityGuidedSampling(nn.Module):
         F_sgs._check_choice("kernel", kernel, F_sgs.KERNELS)
         F_sgs._check_choice("mode", mode, F_sgs.MODES)
         F_sgs._check_choice("order", order, F_sgs.ORDERS)
+        F_sgs._check_choice("tents", tents, F_sgs.TENTS)
+        if tents == "overlapping" and mode != "default":
+            raise ValueError(
+                f"tents='overlapping' goes beyond the released code and needs mode='default', got mode={mode!r}"
+            )
         self.order = order
+        self.tents = tents
         self.in_channels = in_channels
         self.num_bins = num_bins
         self.latent_dim = latent_dim
@@ -84,7 +94,7 @@ class SimilarityGuidedSampling(nn.Module):
     def extra_repr(self) -> str:
         return (
             f"in_channels={self.in_channels}, num_bins={self.num_bins}, latent_dim={self.latent_dim}, "
-            f"distance={self.distance!r}, kernel={self.kernel!r}, mode={self.mode!r}, order={self.order!r}"
+            f"distance={self.distance!r}, kernel={self.kernel!r}, mode={self.mode!r}, order={self.order!r}, tents={self.tents!r}"
         )
 
     def kernel_weights(self, x: torch.Tensor) -> torch.Tensor:
@@ -102,7 +112,7 @@ class SimilarityGuidedSampling(nn.Module):
         with torch.autocast(device_type=x.device.type, enabled=False):
             precise = z.to(torch.promote_types(z.dtype, torch.float32))  # float64 stays float64
             distances = F_sgs.temporal_distances(precise, kind=self.distance, mode=self.mode)
-            weights = F_sgs.bin_weights(distances, num_bins, mode=self.mode)
+            weights = F_sgs.bin_weights(distances, num_bins, mode=self.mode, tents=self.tents)
             if self.kernel == "linear_normalized":
                 weights = F_sgs.normalize_bins(weights)
             elif self.kernel == "linear_mean":
