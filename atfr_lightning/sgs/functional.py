@@ -39,6 +39,15 @@ def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
         raise ValueError(f"{name} must be one of {choices}, got {value!r}")
 
 
+def check_tents(tents: str, mode: str) -> None:
+    """``tents`` must be known, and ``"overlapping"`` (beyond the released code) needs the default mode."""
+    _check_choice("tents", tents, TENTS)
+    if tents == "overlapping" and mode != "default":
+        raise ValueError(
+            f"tents='overlapping' goes beyond the released code and needs mode='default', got mode={mode!r}"
+        )
+
+
 def temporal_distances(z: torch.Tensor, *, kind: str = "l2_mean", mode: str = "reference") -> torch.Tensor:
     """Per-slice scalar delta_t of a clip's embeddings.
 
@@ -106,13 +115,8 @@ def bin_weights(
     """
     if distances.dim() != 2:
         raise ValueError(f"distances must have shape (N, T), got {tuple(distances.shape)}")
-    _check_choice("tents", tents, TENTS)
+    check_tents(tents, mode)
     if tents == "overlapping":
-        _check_choice("mode", mode, MODES)
-        if mode != "default":
-            raise ValueError(
-                f"tents='overlapping' goes beyond the released code and needs mode='default', got mode={mode!r}"
-            )
         # [1, 2B - 1] with centres 2b + 1  ->  [0, B - 1] with centres b (static clips: 0).
         u = (bin_positions(distances, num_bins, mode=mode) - 1) / 2
         centres = torch.arange(num_bins, device=u.device, dtype=u.dtype)

@@ -62,11 +62,7 @@ class SimilarityGuidedSampling(nn.Module):
         F_sgs._check_choice("kernel", kernel, F_sgs.KERNELS)
         F_sgs._check_choice("mode", mode, F_sgs.MODES)
         F_sgs._check_choice("order", order, F_sgs.ORDERS)
-        F_sgs._check_choice("tents", tents, F_sgs.TENTS)
-        if tents == "overlapping" and mode != "default":
-            raise ValueError(
-                f"tents='overlapping' goes beyond the released code and needs mode='default', got mode={mode!r}"
-            )
+        F_sgs.check_tents(tents, mode)
         self.order = order
         self.tents = tents
         self.in_channels = in_channels
