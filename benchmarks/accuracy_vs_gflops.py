@@ -20,7 +20,8 @@ Writes into ``--out`` after every trained row: ``runs.csv`` (one row per variant
 ``summary.csv`` and ``summary.md`` (mean and std over seeds) and ``accuracy_vs_gflops.png``.
 
 Run: ``python benchmarks/accuracy_vs_gflops.py --setting cpu`` (about an hour on 2 CPU cores)
-or ``--setting gpu --device cuda``.
+or ``--setting gpu --device cuda``. ``--variants <sgs row>:b2`` runs an SGS row with another B;
+``--stage1-cache DIR`` keeps each seed's stage 1 so that later runs (``--resume``, new rows) skip it.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from __future__ import annotations
 import argparse
 import copy
 import csv
+import hashlib
 import json
 import math
 import os
@@ -124,6 +126,16 @@ def default_variants(num_bins: int) -> dict[str, Variant]:
         ),
         "sgs_scratch": Variant(f"SGS B={num_bins}, default, from scratch", "sgs", sgs, warm=False),
     }
+
+
+def with_bins(variants: dict[str, Variant], name: str) -> Variant | None:
+    """``<sgs row>:b<B>``: that SGS row with B bins (the curve of one SGS row over B); None if not one."""
+    base, _, bins = name.rpartition(":b")
+    variant = variants.get(base)
+    if variant is None or variant.family != "sgs" or not bins.isdigit() or int(bins) < 1:
+        return None
+    label = variant.label.replace(f"B={variant.net.get('num_bins')}", f"B={int(bins)}")
+    return replace(variant, label=label, net={**variant.net, "num_bins": int(bins)})
 
 
 CPU_DEFAULT = ["backbone", "average_2", "average_4", "average_16", "input_half", "input_quarter", "sgs_default", "sgs_reference",
@@ -290,6 +302,38 @@ def run_row(name, variant, *, seed, setting, data, stage1, device, num_classes, 
     }
 
 
+def stage1_weights(*, seed: int, setting: Setting, data, num_classes: int, device, schedule: str,
+                   cache: Path | None = None) -> tuple[dict, dict[str, dict]]:
+    """Stage 1 of a seed: the backbone's weights and AdamW's moments by name, from ``cache`` if it exists."""
+    if cache is not None and cache.exists():
+        saved = torch.load(cache, map_location="cpu", weights_only=True)
+        print(f"seed {seed}: stage 1 (backbone) from {cache}", flush=True)
+        return saved["state"], saved["moments"]
+    (train_clips, train_labels), _ = data
+    backbone = build_net(Variant("backbone", "backbone", warm=False), seed=seed, setting=setting,
+                         num_classes=num_classes)
+    start = time.perf_counter()
+    total = setting.backbone_epochs + setting.finetune_epochs if schedule == "continuing" else None
+    moments = train(backbone, train_clips, train_labels, epochs=setting.backbone_epochs, lr=setting.lr,
+                    setting=setting, schedule_epochs=total, seed=seed, stage=1, device=device, input_frames=None)
+    print(f"seed {seed}: stage 1 (backbone) {time.perf_counter() - start:.0f} s", flush=True)
+    state = {k: v.detach().cpu().clone() for k, v in backbone.state_dict().items()}
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"state": state, "moments": moments}, cache)
+    return state, moments
+
+
+def stage1_cache_path(folder: Path | None, *, task: str, setting: Setting, seed: int, schedule: str, device: str,
+                      threads: int | None) -> Path | None:
+    """Where a seed's stage-1 weights are kept: named by everything that determines them."""
+    if folder is None:
+        return None
+    key = json.dumps({"task": task, "setting": asdict(setting), "seed": seed, "schedule": schedule,
+                      "device": device, "threads": threads, "torch": torch.__version__}, sort_keys=True)
+    return folder / f"stage1_{task}_seed{seed}_{hashlib.sha1(key.encode()).hexdigest()[:12]}.pt"
+
+
 def summarise(rows: list[dict], backbone_gflops: float) -> list[dict]:
     out = []
     for name in dict.fromkeys(r["variant"] for r in rows):
@@ -382,7 +426,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--task", choices=("appear", "cue", "motion"), default="appear")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--num-bins", type=int, default=4, help="B of the SGS rows (besides sgs_full_bins)")
-    parser.add_argument("--variants", nargs="+", default=CPU_DEFAULT, help="row names; 'all' for every row")
+    parser.add_argument("--variants", nargs="+", default=CPU_DEFAULT,
+                        help="row names; 'all' for every row; '<sgs row>:b<B>' for an SGS row with B bins")
     parser.add_argument("--out", type=Path, default=Path("runs/accuracy_vs_gflops"))
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
@@ -394,6 +439,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--lr", type=float, default=None,
                         help="peak lr of stage 1 (and of the continuing schedule); default: the setting's")
+    parser.add_argument(
+        "--stage1-cache", type=Path, default=None,
+        help="keep each seed's stage-1 weights (and AdamW's moments) in this folder and reuse them in later runs "
+        "with the same task, setting, seed, schedule, device and threads (stage 1 is deterministic)",
+    )
     parser.add_argument("--resume", action="store_true",
                         help="keep the rows already in OUT/runs.csv and train only the missing (variant, seed) pairs")
     args = parser.parse_args(argv)
@@ -406,6 +456,7 @@ def main(argv: list[str] | None = None) -> None:
         setting = replace(setting, lr=args.lr)
     variants = default_variants(args.num_bins)
     names = list(variants) if args.variants == ["all"] else args.variants
+    variants.update({n: with_bins(variants, n) for n in names if ":b" in n and with_bins(variants, n)})
     unknown = [n for n in names if n not in variants]
     if unknown:
         parser.error(f"unknown variants {unknown}; choose from {list(variants)} or 'all'")
@@ -467,15 +518,12 @@ def main(argv: list[str] | None = None) -> None:
         todo = [name for name in names if (name, seed) not in done]
         if not todo:
             continue
-        stage1_variant = replace(variants["backbone"], warm=False)
-        backbone = build_net(stage1_variant, seed=seed, setting=setting, num_classes=num_classes)
-        start = time.perf_counter()
         continuing = args.schedule == "continuing"
-        total = setting.backbone_epochs + setting.finetune_epochs if continuing else None
-        moments = train(backbone, train_clips, train_labels, epochs=setting.backbone_epochs, lr=setting.lr,
-                        setting=setting, schedule_epochs=total, seed=seed, stage=1, device=device, input_frames=None)
-        print(f"seed {seed}: stage 1 (backbone) {time.perf_counter() - start:.0f} s", flush=True)
-        stage1 = copy.deepcopy(backbone.state_dict())
+        stage1, moments = stage1_weights(
+            seed=seed, setting=setting, data=data, num_classes=num_classes, device=device, schedule=args.schedule,
+            cache=stage1_cache_path(args.stage1_cache, task=args.task, setting=setting, seed=seed,
+                                    schedule=args.schedule, device=args.device, threads=args.threads),
+        )
         for name in todo:
             row = run_row(name, variants[name], seed=seed, setting=setting, data=data, stage1=stage1, schedule=args.schedule,
                           device=device, num_classes=num_classes, moments=moments if continuing else None)

@@ -67,6 +67,29 @@ def test_continuing_schedule_runs_and_says_so(tmp_path, monkeypatch):
     assert len(list(csv.DictReader((out / "runs.csv").open()))) == 2
 
 
+def test_stage1_cache_is_reused_and_gives_the_same_rows(tmp_path, monkeypatch):
+    monkeypatch.setenv("ATFR_CACHE_DIR", str(tmp_path / "cache"))
+    bench = _load_benchmark()
+    common = ["--setting", "tiny", "--seeds", "0", "--variants", "backbone", "sgs_default", "--schedule", "continuing",
+              "--threads", "2", "--stage1-cache", str(tmp_path / "stage1")]
+    bench.main([*common, "--out", str(tmp_path / "first")])
+    saved = list((tmp_path / "stage1").glob("stage1_appear_seed0_*.pt"))
+    assert len(saved) == 1
+    before = saved[0].stat().st_mtime_ns
+    bench.main([*common, "--out", str(tmp_path / "second")])
+    assert saved[0].stat().st_mtime_ns == before  # read, not rewritten
+    first, second = ([{k: r[k] for k in ("variant", "top1", "gflops", "mean_bins")}
+                      for r in csv.DictReader((tmp_path / out / "runs.csv").open())] for out in ("first", "second"))
+    assert first == second
+    # Anything that changes stage 1 names another file.
+    setting = bench.SETTINGS["tiny"]
+    key = dict(task="appear", setting=setting, seed=0, schedule="continuing", device="cpu", threads=2)
+    path = bench.stage1_cache_path(tmp_path, **key)
+    assert bench.stage1_cache_path(tmp_path, **{**key, "seed": 1}) != path
+    assert bench.stage1_cache_path(tmp_path, **{**key, "setting": bench.replace(setting, lr=0.5)}) != path
+    assert bench.stage1_cache_path(None, **key) is None
+
+
 def test_continuing_schedule_factor_picks_up_where_stage_one_stopped():
     """Stage 2 of the continuing schedule reads the same warm-up + cosine at an offset."""
     from atfr_lightning.lightning.optim import warmup_cosine
@@ -152,3 +175,17 @@ def test_plateau_end_is_the_first_step_past_chance():
     # The window of 20 passes 0.3 once 3 perfect steps are in it: 17 * 0.2 + 3 = 6.4 > 6.
     assert module.plateau_end(log) == 33
     assert module.plateau_end([(1.6, 0.2)] * 40) is None
+
+
+def test_sgs_row_with_other_bin_counts_is_named_and_built(tmp_path):
+    bench = _load_benchmark()
+    variants = bench.default_variants(4)
+    two = bench.with_bins(variants, "sgs_overlap_mean_replicate_time:b2")
+    assert two.net == {**variants["sgs_overlap_mean_replicate_time"].net, "num_bins": 2}
+    assert two.label.startswith("SGS B=2,")
+    # Only SGS rows take a bin count, and only a positive integer one.
+    assert bench.with_bins(variants, "average_4:b2") is None
+    assert bench.with_bins(variants, "sgs_default:bx") is None
+    assert bench.with_bins(variants, "sgs_default:b0") is None
+    with pytest.raises(SystemExit):
+        bench.main(["--setting", "tiny", "--variants", "average_4:b2", "--out", str(tmp_path)])
