@@ -20,7 +20,8 @@ Writes into ``--out`` after every trained row: ``runs.csv`` (one row per variant
 ``summary.csv`` and ``summary.md`` (mean and std over seeds) and ``accuracy_vs_gflops.png``.
 
 Run: ``python benchmarks/accuracy_vs_gflops.py --setting cpu`` (about an hour on 2 CPU cores)
-or ``--setting gpu --device cuda``. ``--variants <sgs row>:b2`` runs an SGS row with another B;
+or ``--setting gpu --device cuda``. ``--variants <sgs row>:b2`` runs an SGS row with another B, ``<row>@stem`` a row's
+reduction after another stage;
 ``--stage1-cache DIR`` keeps each seed's stage 1 so that later runs (``--resume``, new rows) skip it.
 """
 
@@ -128,14 +129,31 @@ def default_variants(num_bins: int) -> dict[str, Variant]:
     }
 
 
-def with_bins(variants: dict[str, Variant], name: str) -> Variant | None:
-    """``<sgs row>:b<B>``: that SGS row with B bins (the curve of one SGS row over B); None if not one."""
-    base, _, bins = name.rpartition(":b")
-    variant = variants.get(base)
-    if variant is None or variant.family != "sgs" or not bins.isdigit() or int(bins) < 1:
+def derived(variants: dict[str, Variant], name: str) -> Variant | None:
+    """A row derived from a named one; None if ``name`` is not one.
+
+    ``<sgs row>:b<B>``: that SGS row with B bins (the curve of one SGS row over B);
+    ``<average or sgs row>@<stage>``: that row's reduction after another stage (e.g. ``@stem``);
+    both combine as ``<sgs row>:b<B>@<stage>``.
+    """
+    base, at, stage = name.partition("@")
+    if at and not stage.isidentifier():
         return None
-    label = variant.label.replace(f"B={variant.net.get('num_bins')}", f"B={int(bins)}")
-    return replace(variant, label=label, net={**variant.net, "num_bins": int(bins)})
+    base, colon, bins = base.partition(":b")
+    variant = variants.get(base)
+    if variant is None:
+        return None
+    if colon:
+        if variant.family != "sgs" or not bins.isdigit() or int(bins) < 1:
+            return None
+        label = variant.label.replace(f"B={variant.net.get('num_bins')}", f"B={int(bins)}")
+        variant = replace(variant, label=label, net={**variant.net, "num_bins": int(bins)})
+    if at:
+        if variant.family not in ("sgs", "average"):
+            return None
+        label = variant.label.replace(" after res2", "") + f", after {stage}"
+        variant = replace(variant, label=label, net={**variant.net, "insert_after": stage})
+    return variant
 
 
 CPU_DEFAULT = ["backbone", "average_2", "average_4", "average_16", "input_half", "input_quarter", "sgs_default", "sgs_reference",
@@ -396,11 +414,17 @@ def plot(summary: list[dict], path: Path, *, title: str) -> None:
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     by_variant = {s["variant"]: s for s in summary}
-    for family, marker, colour in (("average", "s", "tab:blue"), ("input", "^", "tab:orange")):
-        curve = [by_variant[v] for v in by_variant if by_variant[v]["family"] in ("backbone", family)]
+    # One curve per fixed family (and per stage for the averages: ``<row>@<stage>`` rows get their own).
+    curves = {"input": ("uniform input subsampling", "^", "tab:orange")}
+    stages = dict.fromkeys(v.partition("@")[2] or "res2" for v in by_variant if by_variant[v]["family"] == "average")
+    for stage, colour in zip(stages, ("tab:blue", "tab:green", "tab:purple", "tab:brown", "tab:gray")):
+        curves[f"average@{stage}"] = (f"fixed average after {stage}", "s", colour)
+    for key, (name, marker, colour) in curves.items():
+        family, _, stage = key.partition("@")
+        curve = [by_variant[v] for v in by_variant if by_variant[v]["family"] == "backbone"
+                 or by_variant[v]["family"] == family and (v.partition("@")[2] or "res2") == (stage or "res2")]
         curve.sort(key=lambda s: s["ratio"])
         if len(curve) > 1:
-            name = "fixed average after res2" if family == "average" else "uniform input subsampling"
             ax.errorbar([s["ratio"] for s in curve], [100 * s["top1_mean"] for s in curve],
                         yerr=[100 * s["top1_std"] for s in curve], marker=marker, color=colour, label=name, capsize=3)
     for s in summary:
@@ -427,7 +451,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--num-bins", type=int, default=4, help="B of the SGS rows (besides sgs_full_bins)")
     parser.add_argument("--variants", nargs="+", default=CPU_DEFAULT,
-                        help="row names; 'all' for every row; '<sgs row>:b<B>' for an SGS row with B bins")
+                        help="row names; 'all' for every row; '<sgs row>:b<B>' for an SGS row with B bins; "
+                        "'<row>@<stage>' for an average or SGS row after another stage")
     parser.add_argument("--out", type=Path, default=Path("runs/accuracy_vs_gflops"))
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
@@ -456,7 +481,7 @@ def main(argv: list[str] | None = None) -> None:
         setting = replace(setting, lr=args.lr)
     variants = default_variants(args.num_bins)
     names = list(variants) if args.variants == ["all"] else args.variants
-    variants.update({n: with_bins(variants, n) for n in names if ":b" in n and with_bins(variants, n)})
+    variants.update({n: derived(variants, n) for n in names if n not in variants and derived(variants, n)})
     unknown = [n for n in names if n not in variants]
     if unknown:
         parser.error(f"unknown variants {unknown}; choose from {list(variants)} or 'all'")

@@ -52,7 +52,10 @@ def appear_groups(meta: list[dict]) -> dict[str, torch.Tensor]:
 
 def diagnose_row(bench, name: str, *, seed, setting, data, stage1, moments, num_classes, device) -> dict:
     base, frozen = name.removesuffix("+frozen"), name.endswith("+frozen")
-    variant = bench.default_variants(4)[base] if ":b" not in base else bench.with_bins(bench.default_variants(4), base)
+    variants = bench.default_variants(4)
+    variant = variants.get(base) or bench.derived(variants, base)
+    if variant is None:
+        raise ValueError(f"{name}: unknown row")
     (train_clips, train_labels), (val_clips, val_labels) = data
     net = bench.build_net(variant, seed=seed, setting=setting, num_classes=num_classes)
     net.load_state_dict(stage1, strict=False)

@@ -177,15 +177,22 @@ def test_plateau_end_is_the_first_step_past_chance():
     assert module.plateau_end([(1.6, 0.2)] * 40) is None
 
 
-def test_sgs_row_with_other_bin_counts_is_named_and_built(tmp_path):
+def test_derived_rows_other_bin_counts_and_stages(tmp_path):
     bench = _load_benchmark()
     variants = bench.default_variants(4)
-    two = bench.with_bins(variants, "sgs_overlap_mean_replicate_time:b2")
+    two = bench.derived(variants, "sgs_overlap_mean_replicate_time:b2")
     assert two.net == {**variants["sgs_overlap_mean_replicate_time"].net, "num_bins": 2}
     assert two.label.startswith("SGS B=2,")
     # Only SGS rows take a bin count, and only a positive integer one.
-    assert bench.with_bins(variants, "average_4:b2") is None
-    assert bench.with_bins(variants, "sgs_default:bx") is None
-    assert bench.with_bins(variants, "sgs_default:b0") is None
+    assert bench.derived(variants, "average_4:b2") is None
+    assert bench.derived(variants, "sgs_default:bx") is None
+    assert bench.derived(variants, "sgs_default:b0") is None
+    # Another stage, alone or with another bin count; only for reductions.
+    stem = bench.derived(variants, "average_4@stem")
+    assert stem.net == {"temporal_average": 4, "insert_after": "stem"} and stem.label.endswith("after stem")
+    both = bench.derived(variants, "sgs_default:b2@stem")
+    assert both.net == {**variants["sgs_default"].net, "num_bins": 2, "insert_after": "stem"}
+    assert bench.derived(variants, "backbone@stem") is None
+    assert bench.derived(variants, "average_4@") is None
     with pytest.raises(SystemExit):
         bench.main(["--setting", "tiny", "--variants", "average_4:b2", "--out", str(tmp_path)])
