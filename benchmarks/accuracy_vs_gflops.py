@@ -20,9 +20,9 @@ Writes into ``--out`` after every trained row: ``runs.csv`` (one row per variant
 ``summary.csv`` and ``summary.md`` (mean and std over seeds) and ``accuracy_vs_gflops.png``.
 
 Run: ``python benchmarks/accuracy_vs_gflops.py --setting cpu`` (about an hour on 2 CPU cores)
-or ``--setting gpu --device cuda``. ``--variants <sgs row>:b2`` runs an SGS row with another B, ``<row>@stem`` a row's
-reduction after another stage;
-``--stage1-cache DIR`` keeps each seed's stage 1 so that later runs (``--resume``, new rows) skip it.
+or ``--setting gpu --device cuda``. ``--variants <sgs row>:b2`` runs an SGS row with another B,
+``<row>@stem`` a row's reduction after another stage; ``--stage1-cache DIR`` keeps each seed's
+stage 1 so that later runs (``--resume``, new rows) skip it.
 """
 
 from __future__ import annotations
