@@ -75,6 +75,18 @@ def test_gradcheck_layer_overlapping_tents_float64():
     assert "tents='overlapping'" in repr(layer)
 
 
+def test_one_overlapping_mean_bin_is_the_temporal_mean():
+    # B = 1 with overlapping tents and mean bins: every slice has weight 1 in the one bin, so SGS
+    # is a fixed T:1 average (the limit the benchmark's B = 4 -> 2 rows move towards).
+    layer = _layer(num_bins=1, tents="overlapping", kernel="linear_mean").double()
+    x = torch.randn(3, 6, 8, 2, 2, dtype=torch.float64)
+    for mode in (layer.train, layer.eval):
+        mode()
+        y, active = layer(x)
+        assert active.tolist() == [1, 1, 1]
+        torch.testing.assert_close(y, x.mean(dim=2, keepdim=True))
+
+
 def test_overlapping_tents_refuse_reference_mode():
     with pytest.raises(ValueError, match="needs mode='default', got mode='reference'"):
         _layer(tents="overlapping", mode="reference")
