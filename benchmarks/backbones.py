@@ -31,6 +31,7 @@ import torch
 
 from atfr_lightning.flops import count_gflops, sgs_cost_table
 from atfr_lightning.models import RegisteredNetwork, available_backbones, build_network, get_backbone_spec
+from atfr_lightning.models.inference import folded_copy
 
 
 def make_clips(batch_size: int, num_frames: int, crop_size: int, *, seed: int = 0) -> torch.Tensor:
@@ -74,7 +75,7 @@ def timed(fn) -> float:
 @torch.no_grad()
 def benchmark(
     backbone: str, *, num_frames: int, crop_size: int, batch_size: int, repeats: int, channels_last: bool = False,
-    execution: str = "exact",
+    execution: str = "exact", fold: bool = False,
 ) -> dict:
     clips = make_clips(batch_size, num_frames, crop_size)
     torch.manual_seed(0)
@@ -87,6 +88,8 @@ def benchmark(
     without = build_network(backbone=backbone, num_classes=400, num_frames=num_frames, crop_size=crop_size, sgs=False)
     without.load_state_dict({k: v for k, v in with_sgs.state_dict().items() if not k.startswith("sgs.")})
     without.eval()
+    if fold:  # batch norm folded into the convolutions of both, as prediction runs them
+        with_sgs, without = folded_copy(with_sgs), folded_copy(without)
     if channels_last:  # the same layout for both: 3D convolutions are faster channels-last on CPU
         with_sgs.use_channels_last()
         without.use_channels_last()
@@ -184,6 +187,7 @@ def main() -> None:
                         help="how the layers after SGS run in evaluation (exact = bucketed there)")
     parser.add_argument("--channels-last", action="store_true",
                         help="channels-last 3D layout for both networks (faster at batch 8 on CPU, slower at batch 1)")
+    parser.add_argument("--fold", action="store_true", help="fold batch norm into the convolutions of both networks")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON list of per-backbone objects instead of the table")
     args = parser.parse_args()
@@ -194,7 +198,7 @@ def main() -> None:
             spec = get_backbone_spec(backbone)
             frames = args.num_frames or (32 if spec.family == "slowfast" else 16)
             r = benchmark(backbone, num_frames=frames, crop_size=args.crop_size, batch_size=args.batch_size,
-                          repeats=args.repeats, channels_last=args.channels_last, execution=args.execution)
+                          repeats=args.repeats, channels_last=args.channels_last, execution=args.execution, fold=args.fold)
             results.append(_record(r, args))
         print(json.dumps(results, indent=2))
         return
@@ -209,7 +213,7 @@ def main() -> None:
         spec = get_backbone_spec(backbone)
         frames = args.num_frames or (32 if spec.family == "slowfast" else 16)
         r = benchmark(backbone, num_frames=frames, crop_size=args.crop_size, batch_size=args.batch_size,
-                      repeats=args.repeats, channels_last=args.channels_last, execution=args.execution)
+                      repeats=args.repeats, channels_last=args.channels_last, execution=args.execution, fold=args.fold)
         bins = f"{r['mean_bins']} ({r['max_bins']})"
         print(f"{backbone:<18} {frames:>3} {bins:>16} {r['gflops_backbone']:>8.3f} {r['gflops_sgs']:>8.3f} "
               f"{r['gflops_sgs'] / r['gflops_backbone']:>12.2f} {r['ms_backbone']:>8.0f} {r['ms_sgs']:>8.0f} "

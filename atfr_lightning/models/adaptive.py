@@ -131,6 +131,14 @@ class AdaptiveTemporalNetwork(nn.Module):
         self.temporal_mask = TemporalMask()
         attach_temporal_mask(nn.ModuleList(self.blocks[insert_after + 1 :]), self.temporal_mask)
 
+    def train(self, mode: bool = True) -> "AdaptiveTemporalNetwork":
+        if mode and getattr(self, "folded_for_inference", False):
+            raise RuntimeError(
+                "this network has its batch norms folded for inference and cannot be trained; "
+                "fold a copy (atfr_lightning.models.inference.folded_copy) and train the original"
+            )
+        return super().train(mode)
+
     def pre(self, x: torch.Tensor) -> torch.Tensor:
         for block in self.blocks[: self.insert_after + 1]:
             x = block(x)

@@ -10,6 +10,10 @@ own zero padding would give on the clip alone. So every clip's output is the one
 alone at its own length; in training, batch norm statistics are those of all valid slices of
 the batch. One batched pass costs B'max slices per clip.
 
+A network folded for inference (:mod:`atfr_lightning.models.inference`) has no batch norm left
+to re-zero the padding; its temporal convolutions and temporal max pools zero their own input's
+padding instead (``zero_input_padding``), which is all that reads across time besides the pools.
+
 Supported inside the masked region: convolutions followed by batch norm, element-wise ops,
 ``BatchNorm3d``, fvcore's 3-D ``SqueezeExcitation`` and this project's temporal pools; temporal
 strides of 2 are followed by scaling the lengths (ceil), other strides by a
@@ -162,6 +166,37 @@ class MaskedSqueezeExcitation(SqueezeExcitation, MaskAware):
         return input_tensor * self.block(squeezed)
 
 
+class MaskedTemporalConv3d(nn.Conv3d, MaskAware):
+    """A Conv3d that reads across time (temporal kernel > 1); zeroes its input's padding when asked.
+
+    ``zero_input_padding`` is False for a trainable network (the batch norm before it already
+    zeroes the padding) and True once batch norm is folded away for inference.
+    """
+
+    zero_input_padding = False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.zero_input_padding and self.temporal_mask.active():
+            x = x * self.temporal_mask.mask_for(x)
+        return super().forward(x)
+
+
+class MaskedTemporalMaxPool3d(nn.MaxPool3d, MaskAware):
+    """A MaxPool3d over time that zeroes its input's padding when asked (see MaskedTemporalConv3d)."""
+
+    zero_input_padding = False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.zero_input_padding and self.temporal_mask.active():
+            x = x * self.temporal_mask.mask_for(x)
+        return super().forward(x)
+
+
+def _temporal_kernel(module: nn.Module) -> int:
+    kernel = module.kernel_size
+    return kernel[0] if isinstance(kernel, tuple) else kernel
+
+
 def masked_temporal_mean(x: torch.Tensor, mask_state: TemporalMask | None) -> torch.Tensor:
     """Mean over T (keepdim), over valid slices only when a mask is active."""
     if mask_state is None or not mask_state.active():
@@ -181,6 +216,10 @@ def attach_temporal_mask(module: nn.Module, mask_state: TemporalMask) -> int:
             child.__class__ = MaskedBatchNorm3d
         elif type(child) is SqueezeExcitation and child.is_3d:
             child.__class__ = MaskedSqueezeExcitation
+        elif type(child) is nn.Conv3d and _temporal_kernel(child) > 1:
+            child.__class__ = MaskedTemporalConv3d
+        elif type(child) is nn.MaxPool3d and _temporal_kernel(child) > 1:
+            child.__class__ = MaskedTemporalMaxPool3d
         elif not isinstance(child, MaskAware):
             continue
         child.temporal_mask = mask_state

@@ -170,6 +170,8 @@ class SlowFastSGSNetwork(RegisteredNetwork):
                     lateral = StridedTemporalMask(parent=fast, stride=fusion.conv_fast_to_slow.stride[0])
                     if fusion.norm is not None:
                         attach_temporal_mask(fusion.norm, lateral)
+                    # It reads the Fast pathway across time: folded for inference, it zeroes that padding.
+                    attach_temporal_mask(fusion.conv_fast_to_slow, fast)
                     block.multipathway_fusion = LengthMatchingFusion(
                         conv_fast_to_slow=fusion.conv_fast_to_slow, norm=fusion.norm,
                         activation=fusion.activation, slow_mask=slow, lateral_mask=lateral,

@@ -1,0 +1,118 @@
+"""Batch norm folded into the convolutions for inference: same logits, exact per clip."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from atfr_lightning.models import SlowFastSGSNetwork, build_network, get_backbone_spec
+from atfr_lightning.models.inference import fold_batch_norm, fold_for_inference, folded_copy
+
+CROP = 32
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _frames(name: str) -> int:
+    spec = get_backbone_spec(name)
+    return 4 * spec.alpha if spec.family == "slowfast" else 8
+
+
+def _clips(n: int, frames: int) -> torch.Tensor:
+    """Static, half static, a brightness ramp, then noise: clips that keep different B'."""
+    torch.manual_seed(1)
+    x = torch.randn(n, 3, frames, CROP, CROP, dtype=torch.float64)
+    x[0] = x[0, :, :1]
+    x[1, :, : frames // 2] = x[1, :, :1]
+    x[2] = x[2, :, :1] + torch.linspace(0, 3, frames, dtype=torch.float64).view(1, frames, 1, 1)
+    return x
+
+
+def _trained_looking(name: str, x: torch.Tensor):
+    """A network whose batch norms hold non-trivial statistics and affine parameters."""
+    torch.manual_seed(0)
+    net = build_network(backbone=name, num_classes=5, num_frames=_frames(name), crop_size=CROP, dropout=0.0).double()
+    with torch.no_grad():
+        net.train()(x)
+        generator = torch.Generator().manual_seed(2)
+        for module in net.modules():
+            if isinstance(module, nn.BatchNorm3d):
+                size = module.num_features
+                module.running_var.copy_(torch.rand(size, generator=generator, dtype=torch.float64) + 0.5)
+                module.weight.copy_(torch.rand(size, generator=generator, dtype=torch.float64) + 0.5)
+                module.bias.copy_(torch.rand(size, generator=generator, dtype=torch.float64) - 0.5)
+    return net.eval()
+
+
+def test_one_folded_convolution_equals_conv_then_batch_norm():
+    torch.manual_seed(0)
+    conv = nn.Conv3d(4, 6, (3, 3, 3), padding=1, groups=2, bias=True).double()
+    norm = nn.BatchNorm3d(6).double().eval()
+    norm.running_mean.uniform_(-1, 1)
+    norm.running_var.uniform_(0.5, 2)
+    norm.weight.data.uniform_(0.5, 1.5)
+    norm.bias.data.uniform_(-1, 1)
+    x = torch.randn(2, 4, 5, 7, 7, dtype=torch.float64)
+    expected = F.batch_norm(conv(x), norm.running_mean, norm.running_var, norm.weight, norm.bias, eps=norm.eps)
+    fold_batch_norm(conv, norm)
+    torch.testing.assert_close(conv(x), expected)
+
+
+@pytest.mark.parametrize("name", ["x3d_s", "slowfast_r50", "r2plus1d_r50", "c2d_r50", "slow_r50"])
+def test_folded_network_gives_the_same_logits_in_every_execution_and_alone(name):
+    # X3D: Sequential(BN, squeeze-excitation) and its factorised stem; SlowFast: laterals;
+    # R(2+1)D: factorised convolutions and temporal strides; C2D: the temporal max pool.
+    x = _clips(5, _frames(name))
+    net = _trained_looking(name, x)
+    folded = folded_copy(net)
+    remaining = [n for n, m in folded.named_modules() if isinstance(m, nn.BatchNorm3d)]
+    assert remaining == [], remaining
+    with torch.no_grad():
+        for execution in ("grouped", "masked", "bucketed", "padded"):
+            net.execution = folded.execution = execution
+            torch.testing.assert_close(folded(x), net(x), atol=1e-9, rtol=1e-9, msg=execution)
+        keys = list(zip(*(layer.last_active_bins.tolist() for layer in folded.sgs_layers().values())))
+        assert len(set(keys)) > 1, "the test needs clips with different B'"
+        folded.execution = "exact"
+        together = folded(x)
+        alone = torch.cat([folded(x[i : i + 1]) for i in range(len(x))])
+    torch.testing.assert_close(alone, together, atol=1e-9, rtol=1e-9)
+    assert any(isinstance(m, nn.BatchNorm3d) for m in net.modules()), "folded_copy changed the original"
+
+
+@pytest.mark.parametrize("name", ["i3d_r50", "slowfast_r50"])
+def test_folded_masked_pass_ignores_what_the_padding_holds(name):
+    # Without batch norm re-zeroing the padding, the temporal convolutions must zero it themselves.
+    x = _clips(5, _frames(name))
+    net = folded_copy(_trained_looking(name, x))
+    net.execution = "masked"
+    with torch.no_grad():
+        features, active = net.forward_features(x)
+        if isinstance(features, torch.Tensor):
+            features, active = [features], [active]
+        garbage = [f.clone() for f in features]
+        for f, bins in zip(garbage, active):
+            for n, b in enumerate(bins.tolist()):
+                f[n, :, b:] = torch.randn_like(f[n, :, b:]) * 100
+        unwrap = (lambda v: v) if isinstance(net, SlowFastSGSNetwork) else (lambda v: v[0])
+        clean = net.forward_post(unwrap(features), unwrap(active))
+        torch.testing.assert_close(net.forward_post(unwrap(garbage), unwrap(active)), clean, atol=1e-9, rtol=1e-9)
+
+
+def test_folding_needs_evaluation_mode_and_a_folded_network_refuses_training():
+    net = build_network(backbone="x3d_xs", num_classes=5, num_frames=8, crop_size=CROP)
+    with pytest.raises(ValueError, match="evaluation mode"):
+        fold_for_inference(net.train())
+    folded = folded_copy(net)
+    assert folded.folded_for_inference and not folded.training
+    with pytest.raises(RuntimeError, match="cannot be trained"):
+        folded.train()
+    folded.eval()  # still allowed
