@@ -136,6 +136,8 @@ def test_eval_is_exact_grouped_masked_and_alone(name):
         torch.testing.assert_close(net(x), grouped, atol=1e-5, rtol=0)
         net.execution = "bucketed"
         torch.testing.assert_close(net(x), grouped, atol=1e-5, rtol=0)
+        net.execution = "packed"
+        torch.testing.assert_close(net(x), grouped, atol=1e-5, rtol=0)
         net.execution = "grouped"
         alone = torch.cat([net(x[i : i + 1]) for i in range(len(x))])
     torch.testing.assert_close(alone, grouped, atol=1e-5, rtol=0)

@@ -116,3 +116,21 @@ def test_folding_needs_evaluation_mode_and_a_folded_network_refuses_training():
     with pytest.raises(RuntimeError, match="cannot be trained"):
         folded.train()
     folded.eval()  # still allowed
+
+
+def test_predict_runs_a_folded_copy_and_leaves_the_trained_network_alone():
+    from atfr_lightning.lightning import VideoClassifier
+
+    net = build_network(backbone="slow_r50", num_classes=5, num_frames=8, crop_size=CROP).eval()
+    module = VideoClassifier(net=net).eval()
+    x = _clips(3, 8).float()
+    with torch.no_grad():
+        expected = module(x)
+        module.on_predict_start()
+        running = module.running_net()
+        assert running is not net and running.folded_for_inference
+        torch.testing.assert_close(module(x), expected, atol=1e-5, rtol=1e-5)
+        assert set(module.active_bins()) == {"sgs"}
+    module.on_predict_end()
+    assert module.running_net() is net and "_predict_net" not in dict(module.named_modules())
+    assert not any(k.startswith("_predict_net") for k in module.state_dict())

@@ -11,6 +11,7 @@ from torchmetrics.classification import MulticlassAccuracy
 from atfr_lightning.lightning.optim import OPTIMIZERS, build_optimizer, warmup_cosine
 from atfr_lightning.lightning.resume import capture_rng_states, load_metric_states, metric_states, restore_rng_states
 from atfr_lightning.models.adaptive import AdaptiveTemporalNetwork
+from atfr_lightning.models.inference import folded_copy
 
 
 class VideoClassifier(L.LightningModule):
@@ -35,6 +36,9 @@ class VideoClassifier(L.LightningModule):
             the continuing schedule. 0 (default) trains with SGS from the start, which
             collapses on the synthetic task (docs/sgs.md). Evaluation outside ``fit`` always
             runs with SGS.
+        fold_for_predict: ``predict`` runs a copy of the network with batch norm folded into
+            the convolutions (:func:`atfr_lightning.models.inference.folded_copy`): the same
+            logits with fewer operators. The trained network itself is never changed.
     """
 
     def __init__(
@@ -49,6 +53,7 @@ class VideoClassifier(L.LightningModule):
         warmup_start_factor: float = 0.1,
         label_smoothing: float = 0.0,
         sgs_start_epoch: int = 0,
+        fold_for_predict: bool = True,
     ) -> None:
         super().__init__()
         if optimizer not in OPTIMIZERS:
@@ -61,6 +66,7 @@ class VideoClassifier(L.LightningModule):
             raise ValueError(f"sgs_start_epoch must be an integer >= 0, got {sgs_start_epoch!r}")
         self.save_hyperparameters(ignore=["net"])
         self.net = net
+        self._set_predict_net(None)
         num_classes = getattr(net, "num_classes", None)
         if num_classes is None:
             raise ValueError("net must expose num_classes (e.g. atfr_lightning.models.SGSNetwork)")
@@ -84,21 +90,30 @@ class VideoClassifier(L.LightningModule):
         self.train_loss = MeanMetric()
         self.class_names: list[str] | None = None  # from the datamodule when saved, or a checkpoint
 
+    def _set_predict_net(self, net: nn.Module | None) -> None:
+        # Not a registered submodule: it must never reach a checkpoint or an optimizer.
+        self.__dict__["_predict_net"] = net
+
+    def running_net(self) -> nn.Module:
+        """The network forward runs: the folded copy during ``predict``, else ``net``."""
+        return self.__dict__["_predict_net"] or self.net
+
     def sgs_layer_names(self) -> list[str]:
         return list(self.net.sgs_layers()) if isinstance(self.net, AdaptiveTemporalNetwork) else []
 
     def active_bins(self) -> dict[str, torch.Tensor]:
         """Per-clip active bins (N,) of every SGS layer from the last forward."""
-        if not isinstance(self.net, AdaptiveTemporalNetwork):
+        net = self.running_net()
+        if not isinstance(net, AdaptiveTemporalNetwork):
             return {}
         return {
             name: layer.last_active_bins
-            for name, layer in self.net.sgs_layers().items()
+            for name, layer in net.sgs_layers().items()
             if layer.last_active_bins is not None
         }
 
     def forward(self, video: torch.Tensor) -> torch.Tensor:
-        return self.net(video)
+        return self.running_net()(video)
 
     def _set_sgs_enabled(self, enabled: bool) -> None:
         if isinstance(self.net, AdaptiveTemporalNetwork):
@@ -171,6 +186,11 @@ class VideoClassifier(L.LightningModule):
 
     def on_predict_start(self) -> None:
         self._set_sgs_enabled(True)
+        if self.hparams.get("fold_for_predict", True) and isinstance(self.net, AdaptiveTemporalNetwork):
+            self._set_predict_net(folded_copy(self.net))
+
+    def on_predict_end(self) -> None:
+        self._set_predict_net(None)
 
     def model_step(self, batch: dict, split: str) -> tuple[torch.Tensor, torch.Tensor]:
         logits = self(batch["video"])

@@ -8,10 +8,11 @@ import torch
 from torch import nn
 
 from atfr_lightning.models.input_check import check_clip
-from atfr_lightning.models.masking import TemporalMask, attach_temporal_mask
+from atfr_lightning.models.masking import MaskedTemporalConv3d, TemporalMask, attach_temporal_mask
+from atfr_lightning.models.packing import PackedLengths, pack
 from atfr_lightning.sgs import SimilarityGuidedSampling
 
-EXECUTIONS = ("exact", "bucketed", "grouped", "masked", "padded")
+EXECUTIONS = ("exact", "packed", "bucketed", "grouped", "masked", "padded")
 # Bucketed execution merges clips of close B' into one masked pass while the padding it adds stays
 # below this fraction of the bucket's valid slices (measured on CPU: fewer passes beat less padding).
 BUCKET_WASTE = 0.5
@@ -85,8 +86,12 @@ class AdaptiveTemporalNetwork(nn.Module):
     * ``"bucketed"``: clips of close B' share one masked pass padded to their bucket's largest B'
       (:func:`bucket_keys`): fewer, larger passes than ``"grouped"`` for a little padding;
       exact per clip like both.
+    * ``"packed"``: in evaluation, one pass on the valid slices of all clips laid out as rows
+      (:mod:`atfr_lightning.models.packing`): no padding and one pass per batch; exact per clip.
+      Training runs ``"masked"``.
     * ``"exact"`` (default): ``"masked"`` in training (one fast batched pass, full-batch
-      statistics), ``"bucketed"`` in evaluation (the real compute saving). Both are exact.
+      statistics); in evaluation ``"packed"``, or ``"bucketed"`` where the temporal
+      convolutions are depthwise (:meth:`evaluation_execution`). All are exact.
     * ``"padded"``: the reference behaviour, zero padding flows through everything (a clip's
       prediction depends on its batch); kept for parity studies.
 
@@ -169,8 +174,22 @@ class AdaptiveTemporalNetwork(nn.Module):
     def resolved_execution(self) -> str:
         """The scheme used now: ``"exact"`` resolves by training/evaluation mode."""
         if self.execution == "exact":
-            return "masked" if self.training else "bucketed"
+            return "masked" if self.training else self.evaluation_execution()
+        if self.execution == "packed" and self.training:
+            return "masked"
         return self.execution
+
+    def evaluation_execution(self) -> str:
+        """What ``"exact"`` runs in evaluation: ``"packed"``, or ``"bucketed"`` with depthwise temporal convolutions.
+
+        Packing pays where temporal convolutions are dense (ResNets, SlowFast: one large matrix
+        product per layer on the gathered slices). Depthwise ones (X3D, CSN) cost little per slice,
+        so the copies into and out of the packed layout cost more than the padding they save
+        (measured on 2 CPU cores, docs/backbones.md).
+        """
+        post = nn.ModuleList(self.blocks[self.insert_after + 1 :])
+        depthwise = any(isinstance(m, MaskedTemporalConv3d) and m.groups > 1 for m in post.modules())
+        return "bucketed" if depthwise else "packed"
 
     def use_channels_last(self, enabled: bool = True) -> "AdaptiveTemporalNetwork":
         """Keep weights and input clips in the channels-last 3D layout (faster 3D convolutions on CPU)."""
@@ -186,13 +205,24 @@ class AdaptiveTemporalNetwork(nn.Module):
         finally:
             self.temporal_mask.lengths = None
 
+    def _packed_post(self, features: torch.Tensor, active_bins: torch.Tensor) -> torch.Tensor:
+        mask = self.temporal_mask
+        mask.lengths, mask.steps = active_bins, features.shape[2]
+        mask.packed = PackedLengths(active_bins.to(features.device))
+        try:
+            return self.post(pack(features, active_bins))
+        finally:
+            mask.lengths, mask.packed = None, None
+
     def forward_post(self, features: torch.Tensor, active_bins: torch.Tensor | None) -> torch.Tensor:
-        """Run the layers after SGS: grouped by B', masked, or padded."""
+        """Run the layers after SGS: packed, bucketed, grouped by B', masked, or padded."""
         execution = self.resolved_execution()
         if active_bins is None or execution == "padded":
             return self.post(features)
         if execution == "masked":
             return self._masked_post(features, active_bins)
+        if execution == "packed":
+            return self._packed_post(features, active_bins)
         if execution == "bucketed":
 
             def run_bucket(key: int, rows: torch.Tensor | None) -> torch.Tensor:

@@ -28,6 +28,14 @@ import torch
 from fvcore.nn.squeeze_excitation import SqueezeExcitation
 from torch import nn
 
+from atfr_lightning.models.packing import (
+    PackedLengths,
+    packed_conv3d,
+    packed_max_pool3d,
+    rows_of_clips,
+    segment_mean,
+)
+
 
 class TemporalMask:
     """Valid temporal lengths of the current batch, shared by every masked module of a network."""
@@ -38,6 +46,11 @@ class TemporalMask:
         self.generation = 0  # bumped whenever the lengths change; keys the mask cache
         self._masks: dict[tuple, torch.Tensor] = {}
         self._masks_generation = -1
+        self.packed: PackedLengths | None = None  # set for the length of a packed pass
+
+    def packed_state(self) -> PackedLengths | None:
+        """The packed pass's row lengths, or None when tensors are (N, C, T, H, W)."""
+        return self.packed
 
     @property
     def lengths(self) -> torch.Tensor | None:
@@ -116,6 +129,9 @@ class StridedTemporalMask(TemporalMask):
     def lengths_for(self, steps_here: int) -> torch.Tensor:
         return torch.div(self.parent.lengths + self.stride - 1, self.stride, rounding_mode="floor")
 
+    def packed_state(self) -> PackedLengths | None:
+        return self.parent.packed
+
 
 class MaskAware:
     """Marks a layer that reads ``temporal_mask`` (set by :func:`attach_temporal_mask`)."""
@@ -128,6 +144,10 @@ class MaskedBatchNorm3d(nn.BatchNorm3d, MaskAware):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         mask_state = self.temporal_mask
+        if mask_state.packed_state() is not None:
+            if self.training:
+                raise RuntimeError("packed execution is for evaluation; training runs masked")
+            return super().forward(x)  # rows hold valid slices only
         if not mask_state.active():
             return super().forward(x)
         mask = mask_state.mask_for(x)  # (N, 1, T, 1, 1)
@@ -158,6 +178,10 @@ class MaskedSqueezeExcitation(SqueezeExcitation, MaskAware):
 
     def forward(self, input_tensor: torch.Tensor) -> torch.Tensor:
         mask_state = self.temporal_mask
+        packed = mask_state.packed_state()
+        if packed is not None:
+            squeezed = segment_mean(input_tensor, packed).mean(dim=(2, 3, 4), keepdim=True)  # (N, C, 1, 1, 1)
+            return input_tensor * rows_of_clips(input_tensor, self.block(squeezed), packed)
         if not mask_state.active():
             return super().forward(input_tensor)
         mask = mask_state.mask_for(input_tensor)
@@ -167,7 +191,10 @@ class MaskedSqueezeExcitation(SqueezeExcitation, MaskAware):
 
 
 class MaskedTemporalConv3d(nn.Conv3d, MaskAware):
-    """A Conv3d that reads across time (temporal kernel > 1); zeroes its input's padding when asked.
+    """A Conv3d that reads across time (temporal kernel or stride > 1).
+
+    Under packed execution it runs per clip on the rows (:func:`packed_conv3d`); under masked
+    execution it zeroes its input's padding when asked.
 
     ``zero_input_padding`` is False for a trainable network (the batch norm before it already
     zeroes the padding) and True once batch norm is folded away for inference.
@@ -176,6 +203,9 @@ class MaskedTemporalConv3d(nn.Conv3d, MaskAware):
     zero_input_padding = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        packed = self.temporal_mask.packed_state()
+        if packed is not None:
+            return packed_conv3d(self, x, packed)
         if self.zero_input_padding and self.temporal_mask.active():
             x = x * self.temporal_mask.mask_for(x)
         return super().forward(x)
@@ -187,18 +217,25 @@ class MaskedTemporalMaxPool3d(nn.MaxPool3d, MaskAware):
     zero_input_padding = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        packed = self.temporal_mask.packed_state()
+        if packed is not None:
+            return packed_max_pool3d(self, x, packed)
         if self.zero_input_padding and self.temporal_mask.active():
             x = x * self.temporal_mask.mask_for(x)
         return super().forward(x)
 
 
-def _temporal_kernel(module: nn.Module) -> int:
-    kernel = module.kernel_size
-    return kernel[0] if isinstance(kernel, tuple) else kernel
+def _reads_across_time(module: nn.Module) -> bool:
+    """A temporal kernel or stride above 1: the layer combines or skips slices."""
+    kernel, stride = module.kernel_size, module.stride if module.stride is not None else module.kernel_size
+    kernel, stride = (v[0] if isinstance(v, tuple) else v for v in (kernel, stride))
+    return kernel > 1 or stride > 1
 
 
 def masked_temporal_mean(x: torch.Tensor, mask_state: TemporalMask | None) -> torch.Tensor:
-    """Mean over T (keepdim), over valid slices only when a mask is active."""
+    """Mean over T (keepdim), over valid slices only when a mask is active (packed: per clip's rows)."""
+    if mask_state is not None and mask_state.packed_state() is not None:
+        return segment_mean(x, mask_state.packed_state())
     if mask_state is None or not mask_state.active():
         return x.mean(dim=2, keepdim=True)
     mask = mask_state.mask_for(x)
@@ -216,9 +253,9 @@ def attach_temporal_mask(module: nn.Module, mask_state: TemporalMask) -> int:
             child.__class__ = MaskedBatchNorm3d
         elif type(child) is SqueezeExcitation and child.is_3d:
             child.__class__ = MaskedSqueezeExcitation
-        elif type(child) is nn.Conv3d and _temporal_kernel(child) > 1:
+        elif type(child) is nn.Conv3d and _reads_across_time(child):
             child.__class__ = MaskedTemporalConv3d
-        elif type(child) is nn.MaxPool3d and _temporal_kernel(child) > 1:
+        elif type(child) is nn.MaxPool3d and _reads_across_time(child):
             child.__class__ = MaskedTemporalMaxPool3d
         elif not isinstance(child, MaskAware):
             continue

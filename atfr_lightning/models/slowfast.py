@@ -27,6 +27,7 @@ from torch import nn
 
 from atfr_lightning.models.adaptive import AdaptiveTemporalNetwork, bucket_keys, run_grouped, take_rows
 from atfr_lightning.models.masking import StridedTemporalMask, TemporalMask, attach_temporal_mask
+from atfr_lightning.models.packing import PackedLengths, pack, unpack
 from atfr_lightning.models.pooling import make_temporal_pools_adaptive
 from atfr_lightning.models.registered import RegisteredNetwork, StageCut
 from atfr_lightning.models.surgery import pop_final_activation, stage_output_channels
@@ -85,6 +86,14 @@ class LengthMatchingFusion(nn.Module):
             lateral = self.norm(lateral)
         if self.activation is not None:
             lateral = self.activation(lateral)
+        slow_rows = self.slow_mask.packed_state()
+        if slow_rows is not None:
+            # Packed rows: unpack the lateral, resample it per clip as below, pack it like the Slow rows.
+            lateral_rows, slow_lengths = self.lateral_mask.packed_state(), slow_rows.of(slow)
+            lateral_lengths = lateral_rows.of(lateral)
+            dense = unpack(lateral, lateral_lengths, int(lateral_lengths.max()))
+            dense = resample_time(dense, int(slow_lengths.max()), src_lengths=lateral_lengths, dst_lengths=slow_lengths)
+            return [torch.cat([slow, pack(dense, slow_lengths)], dim=1), fast]
         if self.slow_mask.active() or self.lateral_mask.active():
             # Per clip, from its own valid lateral slices to its own valid Slow slices.
             lateral = resample_time(
@@ -230,13 +239,26 @@ class SlowFastSGSNetwork(RegisteredNetwork):
             for mask in self.masks.values():
                 mask.lengths = None
 
+    def _packed_post_pathways(self, features: list[torch.Tensor], active_bins: list[torch.Tensor]) -> torch.Tensor:
+        for name, f, bins in zip(PATHWAYS, features, active_bins):
+            mask = self.masks[name]
+            mask.lengths, mask.steps = bins, f.shape[2]
+            mask.packed = PackedLengths(bins.to(f.device))
+        try:
+            return self.post([pack(f, bins) for f, bins in zip(features, active_bins)])
+        finally:
+            for mask in self.masks.values():
+                mask.lengths, mask.packed = None, None
+
     def forward_post(self, features: list[torch.Tensor], active_bins: list[torch.Tensor] | None) -> torch.Tensor:
-        """Run the layers after SGS: bucketed, grouped by B'_slow (Fast pathway masked), masked, or padded."""
+        """Run the layers after SGS: packed, bucketed, grouped by B'_slow (Fast pathway masked), masked, or padded."""
         execution = self.resolved_execution()
         if active_bins is None or execution == "padded":
             return self.post(features)
         if execution == "masked":
             return self._masked_post_pathways(features, active_bins)
+        if execution == "packed":
+            return self._packed_post_pathways(features, active_bins)
         if execution == "bucketed":
             # Buckets of close B'_slow, each one masked pass padded to its largest B'_slow and B'_fast.
             slow, fast = features
