@@ -116,6 +116,7 @@ def benchmark(
         # Medians of per-repeat ratios: the three times of one repeat are taken back to back, so
         # a slow phase of a shared machine moves them together and their ratios stay comparable.
         "time_ratio": statistics.median(sgs_ms[i] / plain_ms[i] for i in paired),
+        "resolved_execution": with_sgs.resolved_execution(),
         "pre_share": statistics.median(pre_ms[i] / plain_ms[i] for i in paired),
         "mean_bins": " / ".join(f"{float(b.float().mean()):.1f}" for b in bins.values()),
         "max_bins": " / ".join(str(layer.num_bins or t) for layer, t in zip(
@@ -162,6 +163,7 @@ def _record(r: dict, args: argparse.Namespace) -> dict:
         "threads": args.threads,
         "layout": "channels_last_3d" if args.channels_last else "contiguous",
         "execution": args.execution,
+        "resolved_execution": r["resolved_execution"],
         "batch_norm": "unfolded" if args.no_fold else "folded",
         "repeats": args.repeats,
         "mean_bins": r["mean_bins"],

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from atfr_lightning.models.input_check import check_clip
-from atfr_lightning.models.masking import MaskedTemporalConv3d, TemporalMask, attach_temporal_mask
+from atfr_lightning.models.masking import TemporalMask, attach_temporal_mask
 from atfr_lightning.models.packing import PackedLengths, pack
 from atfr_lightning.sgs import SimilarityGuidedSampling
 
@@ -90,8 +90,7 @@ class AdaptiveTemporalNetwork(nn.Module):
       (:mod:`atfr_lightning.models.packing`): no padding and one pass per batch; exact per clip.
       Training runs ``"masked"``.
     * ``"exact"`` (default): ``"masked"`` in training (one fast batched pass, full-batch
-      statistics); in evaluation ``"packed"``, or ``"bucketed"`` where the temporal
-      convolutions are depthwise (:meth:`evaluation_execution`). All are exact.
+      statistics), ``"packed"`` in evaluation (the real compute saving). Both are exact.
     * ``"padded"``: the reference behaviour, zero padding flows through everything (a clip's
       prediction depends on its batch); kept for parity studies.
 
@@ -174,22 +173,10 @@ class AdaptiveTemporalNetwork(nn.Module):
     def resolved_execution(self) -> str:
         """The scheme used now: ``"exact"`` resolves by training/evaluation mode."""
         if self.execution == "exact":
-            return "masked" if self.training else self.evaluation_execution()
+            return "masked" if self.training else "packed"
         if self.execution == "packed" and self.training:
             return "masked"
         return self.execution
-
-    def evaluation_execution(self) -> str:
-        """What ``"exact"`` runs in evaluation: ``"packed"``, or ``"bucketed"`` with depthwise temporal convolutions.
-
-        Packing pays where temporal convolutions are dense (ResNets, SlowFast: one large matrix
-        product per layer on the gathered slices). Depthwise ones (X3D, CSN) cost little per slice,
-        so the copies into and out of the packed layout cost more than the padding they save
-        (measured on 2 CPU cores, docs/backbones.md).
-        """
-        post = nn.ModuleList(self.blocks[self.insert_after + 1 :])
-        depthwise = any(isinstance(m, MaskedTemporalConv3d) and m.groups > 1 for m in post.modules())
-        return "bucketed" if depthwise else "packed"
 
     def use_channels_last(self, enabled: bool = True) -> "AdaptiveTemporalNetwork":
         """Keep weights and input clips in the channels-last 3D layout (faster 3D convolutions on CPU)."""
@@ -206,6 +193,9 @@ class AdaptiveTemporalNetwork(nn.Module):
             self.temporal_mask.lengths = None
 
     def _packed_post(self, features: torch.Tensor, active_bins: torch.Tensor) -> torch.Tensor:
+        count = int(active_bins.max())
+        if bool((active_bins == count).all()):  # one length (batch 1, say): the clips as they are
+            return self.post(features[:, :, :count])
         mask = self.temporal_mask
         mask.lengths, mask.steps = active_bins, features.shape[2]
         mask.packed = PackedLengths(active_bins.to(features.device))

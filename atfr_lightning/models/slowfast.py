@@ -240,6 +240,9 @@ class SlowFastSGSNetwork(RegisteredNetwork):
                 mask.lengths = None
 
     def _packed_post_pathways(self, features: list[torch.Tensor], active_bins: list[torch.Tensor]) -> torch.Tensor:
+        counts = [int(b.max()) for b in active_bins]
+        if all(bool((b == c).all()) for b, c in zip(active_bins, counts)):  # one length per pathway
+            return self.post([f[:, :, :c] for f, c in zip(features, counts)])
         for name, f, bins in zip(PATHWAYS, features, active_bins):
             mask = self.masks[name]
             mask.lengths, mask.steps = bins, f.shape[2]
