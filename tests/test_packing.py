@@ -133,3 +133,25 @@ def test_packed_network_equals_grouped_and_each_clip_alone(name):
         torch.testing.assert_close(net(x), grouped, atol=1e-10, rtol=1e-10)
         alone = torch.cat([net(x[i : i + 1]) for i in range(len(x))])
     torch.testing.assert_close(alone, grouped, atol=1e-10, rtol=1e-10)
+
+
+def test_packed_convolution_passes_gradients_to_its_weights_when_asked():
+    conv = nn.Conv3d(4, 6, (3, 1, 1), padding=(1, 0, 0)).double()
+    x = _clips()
+    packed_conv3d(conv, pack(x, LENGTHS), PackedLengths(LENGTHS)).sum().backward()
+    expected = conv.weight.grad.clone()
+    conv.weight.grad = None
+    _alone(conv, x).sum().backward()
+    torch.testing.assert_close(expected, conv.weight.grad)
+
+
+def test_packed_layers_pass_gradcheck():
+    torch.manual_seed(0)
+    lengths = torch.tensor([1, 3, 2])
+    state = PackedLengths(lengths)
+    conv = nn.Conv3d(2, 2, (3, 1, 1), padding=(1, 0, 0)).double()
+    depthwise = nn.Conv3d(2, 2, (3, 1, 1), padding=(1, 0, 0), groups=2).double()
+    rows = torch.randn(int(lengths.sum()), 2, 1, 2, 2, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda r: packed_conv3d(conv, r, state), (rows,))
+    assert torch.autograd.gradcheck(lambda r: packed_conv3d(depthwise, r, state), (rows,))
+    assert torch.autograd.gradcheck(lambda r: segment_mean(r, state), (rows,))

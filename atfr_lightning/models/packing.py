@@ -136,6 +136,9 @@ def packed_conv3d(conv: nn.Conv3d, x: torch.Tensor, state: PackedLengths) -> tor
 
 def _tap_weight(conv: nn.Conv3d) -> torch.Tensor:
     """(O, C, k, kh, kw) -> (O, k * C, 1, kh, kw), taps outer; cached while the weight is unchanged."""
+    if torch.is_grad_enabled() and conv.weight.requires_grad:  # keep gradients to the weights
+        w = conv.weight
+        return w.permute(0, 2, 1, 3, 4).reshape(w.shape[0], -1, 1, *w.shape[3:])
     key = (conv.weight.data_ptr(), conv.weight._version)
     cached = getattr(conv, "_tap_weight_cache", None)
     if cached is None or cached[0] != key:
