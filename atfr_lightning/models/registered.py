@@ -76,8 +76,8 @@ class RegisteredNetwork(AdaptiveTemporalNetwork):
         sgs_order: ``"similarity"`` (reference) or ``"time"``: order of the bins after SGS.
         sgs_tents: ``"disjoint"`` (the paper) or ``"overlapping"`` (every slice's weight split
             between its two nearest bins; default mode only); see the SGS layer.
-        execution: ``"exact"`` (masked in training, bucketed in evaluation), ``"bucketed"``,
-            ``"grouped"``, ``"masked"`` or ``"padded"`` (the reference); see
+        execution: ``"exact"`` (masked in training, packed in evaluation), ``"packed"``,
+            ``"bucketed"``, ``"grouped"``, ``"masked"`` or ``"padded"`` (the reference); see
             :class:`AdaptiveTemporalNetwork`.
         pretrained: path of a local checkpoint (model-zoo ``{"model_state": ...}``, a Lightning
             checkpoint or a plain state dict) to load; see
