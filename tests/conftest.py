@@ -13,6 +13,18 @@ sys.path.insert(0, str(Path(__file__).parent))
 import pytest  # noqa: E402
 
 
+@pytest.fixture
+def one_thread():
+    """Run a test on one torch thread: small inputs gain nothing from threads, and on a shared
+    machine OpenMP threads waiting for each other made the backbone tests ten times slower."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def adaptive_data_root(tmp_path_factory):
     return tmp_path_factory.mktemp("adaptive_data")

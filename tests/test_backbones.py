@@ -26,14 +26,7 @@ EXPECTED = {
 CROP = 32
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Small inputs gain nothing from threads, and on a shared machine OpenMP threads waiting
-    # for each other made these tests ten times slower.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _frames(name: str) -> int:

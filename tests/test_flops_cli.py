@@ -12,14 +12,7 @@ from atfr_lightning.flops.__main__ import main
 from atfr_lightning.flops.published import PUBLISHED
 from atfr_lightning.models import SGSNetwork, SlowFastSGSNetwork
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # fvcore runs the model while tracing; one thread avoids OpenMP threads waiting on a shared machine.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _json_rows(capsys, *argv):

@@ -13,12 +13,7 @@ from atfr_lightning.models.inference import fold_batch_norm, fold_for_inference,
 CROP = 32
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _frames(name: str) -> int:

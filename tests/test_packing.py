@@ -22,12 +22,7 @@ from atfr_lightning.models.packing import (
 LENGTHS = torch.tensor([1, 4, 2, 5])
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _clips(channels: int = 4) -> torch.Tensor:

@@ -9,13 +9,7 @@ from atfr_lightning.models.pretrained import classifier_keys, read_state_dict
 SMALL = dict(num_frames=8, crop_size=32)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Small inputs gain nothing from threads; on a shared machine waiting threads cost a lot.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _kinetics(backbone="slow_r50", **kwargs):

@@ -15,13 +15,7 @@ from atfr_lightning.models.temporal_padding import use_replicate_temporal_paddin
 SMALL = dict(num_classes=5, num_frames=16, crop_size=32, backbone_kwargs={"width_factor": 1.0, "depth_factor": 1.0})
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Small inputs gain nothing from threads on a shared machine (see test_backbones.py).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _net(**kwargs) -> SGSNetwork:
