@@ -4,6 +4,7 @@ import copy
 
 import pytest
 import torch
+from mixed_clips import frames_for, mixed_clips
 
 from atfr_lightning._pytorchvideo import import_pytorchvideo
 from atfr_lightning.flops.published import PUBLISHED
@@ -30,20 +31,11 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _frames(name: str) -> int:
-    # SlowFast's Slow pathway takes every alpha-th frame: give it 4 (with 2, both slices are
-    # equally far from their mean, so SGS has nothing to rank and no gradient).
-    spec = get_backbone_spec(name)
-    return 4 * spec.alpha if spec.family == "slowfast" else 8
+    return frames_for(name)
 
 
 def _clips(n: int, frames: int) -> torch.Tensor:
-    """Clips of different content: static, half static, a brightness ramp, then noise."""
-    torch.manual_seed(1)
-    x = torch.randn(n, 3, frames, CROP, CROP)
-    x[0] = x[0, :, :1]
-    x[1, :, : frames // 2] = x[1, :, :1]
-    x[2] = x[2, :, :1] + torch.linspace(0, 3, frames).view(1, frames, 1, 1)
-    return x
+    return mixed_clips(n, frames, CROP)
 
 
 def _net(name: str, **kwargs) -> AdaptiveTemporalNetwork:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from mixed_clips import frames_for, mixed_clips
 from torch import nn
 
-from atfr_lightning.models import SlowFastSGSNetwork, build_network, get_backbone_spec
+from atfr_lightning.models import SlowFastSGSNetwork, build_network
 from atfr_lightning.models.inference import fold_batch_norm, fold_for_inference, folded_copy
 
 CROP = 32
@@ -17,18 +18,11 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _frames(name: str) -> int:
-    spec = get_backbone_spec(name)
-    return 4 * spec.alpha if spec.family == "slowfast" else 8
+    return frames_for(name)
 
 
 def _clips(n: int, frames: int) -> torch.Tensor:
-    """Static, half static, a brightness ramp, then noise: clips that keep different B'."""
-    torch.manual_seed(1)
-    x = torch.randn(n, 3, frames, CROP, CROP, dtype=torch.float64)
-    x[0] = x[0, :, :1]
-    x[1, :, : frames // 2] = x[1, :, :1]
-    x[2] = x[2, :, :1] + torch.linspace(0, 3, frames, dtype=torch.float64).view(1, frames, 1, 1)
-    return x
+    return mixed_clips(n, frames, CROP, dtype=torch.float64)
 
 
 def _trained_looking(name: str, x: torch.Tensor):

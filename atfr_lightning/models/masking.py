@@ -190,11 +190,9 @@ class MaskedSqueezeExcitation(SqueezeExcitation, MaskAware):
         return input_tensor * self.block(squeezed)
 
 
-class MaskedTemporalConv3d(nn.Conv3d, MaskAware):
-    """A Conv3d that reads across time (temporal kernel or stride > 1).
-
-    Under packed execution it runs per clip on the rows (:func:`packed_conv3d`); under masked
-    execution it zeroes its input's padding when asked.
+class _ReadsAcrossTime(MaskAware):
+    """A layer that combines or skips slices: packed, it runs per clip on the rows; masked, it
+    zeroes its input's padding when asked.
 
     ``zero_input_padding`` is False for a trainable network (the batch norm before it already
     zeroes the padding) and True once batch norm is folded away for inference.
@@ -202,27 +200,30 @@ class MaskedTemporalConv3d(nn.Conv3d, MaskAware):
 
     zero_input_padding = False
 
+    def packed_forward(self, x: torch.Tensor, packed: PackedLengths) -> torch.Tensor:
+        raise NotImplementedError
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         packed = self.temporal_mask.packed_state()
         if packed is not None:
-            return packed_conv3d(self, x, packed)
+            return self.packed_forward(x, packed)
         if self.zero_input_padding and self.temporal_mask.active():
             x = x * self.temporal_mask.mask_for(x)
         return super().forward(x)
 
 
-class MaskedTemporalMaxPool3d(nn.MaxPool3d, MaskAware):
-    """A MaxPool3d over time that zeroes its input's padding when asked (see MaskedTemporalConv3d)."""
+class MaskedTemporalConv3d(_ReadsAcrossTime, nn.Conv3d):
+    """A Conv3d with a temporal kernel or stride > 1 (packed: :func:`packed_conv3d`)."""
 
-    zero_input_padding = False
+    def packed_forward(self, x: torch.Tensor, packed: PackedLengths) -> torch.Tensor:
+        return packed_conv3d(self, x, packed)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        packed = self.temporal_mask.packed_state()
-        if packed is not None:
-            return packed_max_pool3d(self, x, packed)
-        if self.zero_input_padding and self.temporal_mask.active():
-            x = x * self.temporal_mask.mask_for(x)
-        return super().forward(x)
+
+class MaskedTemporalMaxPool3d(_ReadsAcrossTime, nn.MaxPool3d):
+    """A MaxPool3d with a temporal kernel or stride > 1 (packed: :func:`packed_max_pool3d`)."""
+
+    def packed_forward(self, x: torch.Tensor, packed: PackedLengths) -> torch.Tensor:
+        return packed_max_pool3d(self, x, packed)
 
 
 def _reads_across_time(module: nn.Module) -> bool:
