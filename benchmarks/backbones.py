@@ -117,7 +117,7 @@ def benchmark(
         # Medians of per-repeat ratios: the three times of one repeat are taken back to back, so
         # a slow phase of a shared machine moves them together and their ratios stay comparable.
         "time_ratio": statistics.median(sgs_ms[i] / plain_ms[i] for i in paired),
-        "resolved_execution": with_sgs.resolved_execution(),
+        "resolved_execution": with_sgs.last_execution,  # what the timed batch ran (exact chooses per batch)
         "pre_share": statistics.median(pre_ms[i] / plain_ms[i] for i in paired),
         "mean_bins": " / ".join(f"{float(b.float().mean()):.1f}" for b in bins.values()),
         "max_bins": " / ".join(str(layer.num_bins or t) for layer, t in zip(

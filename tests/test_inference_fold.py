@@ -9,7 +9,7 @@ from mixed_clips import frames_for, mixed_clips
 from torch import nn
 
 from atfr_lightning.models import SlowFastSGSNetwork, build_network
-from atfr_lightning.models.inference import fold_batch_norm, fold_for_inference, folded_copy
+from atfr_lightning.models.inference import PointwiseConv3d, fold_batch_norm, fold_for_inference, folded_copy
 
 CROP = 32
 
@@ -65,7 +65,7 @@ def test_folded_network_gives_the_same_logits_in_every_execution_and_alone(name)
     remaining = [n for n, m in folded.named_modules() if isinstance(m, nn.BatchNorm3d)]
     assert remaining == [], remaining
     with torch.no_grad():
-        for execution in ("grouped", "masked", "bucketed", "padded"):
+        for execution in ("grouped", "masked", "bucketed", "packed", "padded"):
             net.execution = folded.execution = execution
             torch.testing.assert_close(folded(x), net(x), atol=1e-9, rtol=1e-9, msg=execution)
         keys = list(zip(*(layer.last_active_bins.tolist() for layer in folded.sgs_layers().values())))
@@ -94,6 +94,30 @@ def test_folded_masked_pass_ignores_what_the_padding_holds(name):
         unwrap = (lambda v: v) if isinstance(net, SlowFastSGSNetwork) else (lambda v: v[0])
         clean = net.forward_post(unwrap(features), unwrap(active))
         torch.testing.assert_close(net.forward_post(unwrap(garbage), unwrap(active)), clean, atol=1e-9, rtol=1e-9)
+
+
+def test_pointwise_convolution_as_a_matrix_product_equals_the_convolution():
+    torch.manual_seed(0)
+    conv = nn.Conv3d(6, 4, 1).double()
+    fast = PointwiseConv3d(6, 4, 1).double()
+    fast.load_state_dict(conv.state_dict())
+    for shape in ((3, 6, 1, 1, 1), (3, 6, 2, 5, 5)):  # pooled: F.linear; a feature map: the convolution
+        x = torch.randn(*shape, dtype=torch.float64)
+        torch.testing.assert_close(fast(x), conv(x), atol=1e-12, rtol=1e-12)
+
+
+def test_folding_swaps_swish_for_silu_and_pooled_pointwise_convolutions_for_linear():
+    from pytorchvideo.layers.swish import Swish
+
+    net = build_network(backbone="x3d_xs", num_classes=5, num_frames=8, crop_size=CROP).eval()
+    swish = sum(isinstance(m, Swish) for m in net.modules())
+    folded = folded_copy(net)
+    assert swish > 0 and not any(isinstance(m, Swish) for m in folded.modules())
+    assert sum(isinstance(m, nn.SiLU) for m in folded.modules()) == swish
+    squeeze_excitation = folded.blocks[2].res_blocks[0].branch2.norm_b[1].block
+    assert isinstance(squeeze_excitation[0], PointwiseConv3d) and isinstance(squeeze_excitation[2], PointwiseConv3d)
+    x = torch.randn(4, 8)
+    torch.testing.assert_close(nn.SiLU()(x), Swish()(x))
 
 
 def test_folding_needs_evaluation_mode_and_a_folded_network_refuses_training():

@@ -6,6 +6,7 @@ import torch
 from atfr_lightning._pytorchvideo import import_pytorchvideo
 from atfr_lightning.flops import count_gflops, sgs_cost_table
 from atfr_lightning.models import SGSNetwork, TemporalGlobalAvgPool3d
+from atfr_lightning.models.adaptive import PACK_MIN_WASTE, padding_waste
 
 SMALL = dict(num_classes=5, num_frames=8, crop_size=32, backbone_kwargs={"width_factor": 1.0, "depth_factor": 1.0})
 
@@ -113,6 +114,37 @@ def test_exact_execution_resolves_by_mode():
     assert net.eval().resolved_execution() == "packed"
     net.execution = "packed"
     assert net.train().resolved_execution() == "masked"  # packed runs in evaluation only
+
+
+def test_padding_waste_by_hand():
+    assert padding_waste(torch.tensor([4, 4, 4])) == 0.0
+    assert padding_waste(torch.tensor([1, 3])) == pytest.approx(1 - 4 / 6)  # 2 of 6 padded slices
+    assert padding_waste(torch.tensor([5, 6, 6, 7, 5, 7, 5, 7])) == pytest.approx(1 - 48 / 56)
+
+
+def test_exact_evaluation_packs_only_where_padding_would_be_large():
+    net = SGSNetwork(backbone="x3d_s", **SMALL).eval()
+    low, high = torch.tensor([6, 7, 7, 7]), torch.tensor([1, 3, 7, 8])
+    assert padding_waste(low) <= PACK_MIN_WASTE < padding_waste(high)
+    assert net.execution_for([low]) == "masked"
+    assert net.execution_for([high]) == "packed"
+    assert net.execution_for([torch.tensor([5, 5])]) == "packed"  # one length: run as they are, no mask
+    assert net.execution_for([low, high]) == "packed"  # two SGS layers: the larger padding decides
+    net.execution = "packed"  # asked for explicitly: always packed
+    assert net.execution_for([low]) == "packed"
+    net.execution = "exact"
+    assert net.train().execution_for([high]) == "masked"  # training is masked whatever the padding
+
+
+def test_exact_evaluation_records_the_scheme_each_batch_ran_and_equals_grouped():
+    net = _trained_net(execution="grouped").eval()
+    x = _clips()
+    with torch.no_grad():
+        reference = net(x)
+        bins = net.sgs.last_active_bins
+        net.execution = "exact"
+        torch.testing.assert_close(net(x), reference, atol=1e-5, rtol=1e-5)
+    assert net.last_execution == net.execution_for([bins])
 
 
 def test_padded_execution_is_the_reference_behaviour():

@@ -11,6 +11,11 @@ it and zeroes it only where something reads across time, at the input of every t
 convolution and temporal max pool (:class:`~atfr_lightning.models.masking.MaskedTemporalConv3d`);
 global pools and squeeze-excitation already average valid slices only.
 
+Folding also swaps two operators for cheaper equivalents (:func:`simplify_for_inference`):
+PyTorchVideo's Swish (a multiply and a sigmoid) for one SiLU, and every pointwise convolution for
+one that runs as a matrix product when its input has been pooled to (N, C, 1, 1, 1) (X3D's
+squeeze-excitation and head), where a 3-D convolution call costs many times the arithmetic.
+
 A folded network cannot be trained (its batch norms are gone) and its state dict is not the
 builder's: fold a copy (:func:`folded_copy`) and keep the original for training and checkpoints.
 """
@@ -20,6 +25,8 @@ from __future__ import annotations
 import copy
 
 import torch
+import torch.nn.functional as F
+from pytorchvideo.layers.swish import Swish
 from torch import nn
 
 from atfr_lightning.models.masking import MaskedTemporalConv3d, MaskedTemporalMaxPool3d
@@ -83,8 +90,45 @@ def _pop_batch_norm(owner: nn.Module, name: str) -> nn.BatchNorm3d | None:
     return None
 
 
+class PointwiseConv3d(nn.Conv3d):
+    """A 1x1x1 Conv3d that runs as ``F.linear`` on a pooled (N, C, 1, 1, 1) input.
+
+    The same weights and the same result; on other inputs it is the convolution.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 5 and x.shape[2] == x.shape[3] == x.shape[4] == 1:
+            weight = self.weight.view(self.out_channels, self.in_channels)
+            return F.linear(x.reshape(x.shape[0], -1), weight, self.bias).view(x.shape[0], -1, 1, 1, 1)
+        return super().forward(x)
+
+
+def _is_pointwise(module: nn.Module) -> bool:
+    return (
+        type(module) is nn.Conv3d and module.kernel_size == (1, 1, 1) and module.stride == (1, 1, 1)
+        and module.padding == (0, 0, 0) and module.groups == 1
+    )
+
+
+def simplify_for_inference(net: nn.Module) -> int:
+    """Swap Swish for SiLU and pointwise convolutions for :class:`PointwiseConv3d` (in place).
+
+    The same function up to float rounding. Returns the number of modules swapped.
+    """
+    swapped = 0
+    for module in list(net.modules()):
+        for name, child in list(module.named_children()):
+            if type(child) is Swish:
+                setattr(module, name, nn.SiLU())
+                swapped += 1
+            elif _is_pointwise(child):
+                child.__class__ = PointwiseConv3d
+                swapped += 1
+    return swapped
+
+
 def fold_for_inference(net: nn.Module) -> int:
-    """Fold every batch norm that directly follows a convolution into it (in place).
+    """Fold every batch norm that directly follows a convolution into it, and simplify (in place).
 
     ``net`` must be in evaluation mode; an :class:`AdaptiveTemporalNetwork` refuses ``train()``
     afterwards. Returns the number of
@@ -107,6 +151,7 @@ def fold_for_inference(net: nn.Module) -> int:
             if norm is not None:
                 fold_batch_norm(conv, norm)
                 folded += 1
+    simplify_for_inference(net)
     for module in net.modules():
         if isinstance(module, (MaskedTemporalConv3d, MaskedTemporalMaxPool3d)):
             module.zero_input_padding = True  # no batch norm re-zeroes the padding any more

@@ -186,7 +186,9 @@ class MaskedSqueezeExcitation(SqueezeExcitation, MaskAware):
             return super().forward(input_tensor)
         mask = mask_state.mask_for(input_tensor)
         valid = mask.sum(dim=2, keepdim=True) * input_tensor.shape[3] * input_tensor.shape[4]
-        squeezed = (input_tensor * mask).sum(dim=(2, 3, 4), keepdim=True) / valid
+        # Sum space first: the mask then multiplies (N, C, T), not the whole feature map.
+        per_slice = input_tensor.sum(dim=(3, 4), keepdim=True)
+        squeezed = (per_slice * mask).sum(dim=2, keepdim=True) / valid
         return input_tensor * self.block(squeezed)
 
 

@@ -255,7 +255,8 @@ class SlowFastSGSNetwork(RegisteredNetwork):
 
     def forward_post(self, features: list[torch.Tensor], active_bins: list[torch.Tensor] | None) -> torch.Tensor:
         """Run the layers after SGS: packed, bucketed, grouped by B'_slow (Fast pathway masked), masked, or padded."""
-        execution = self.resolved_execution()
+        execution = self.resolved_execution() if active_bins is None else self.execution_for(active_bins)
+        self.last_execution = execution
         if active_bins is None or execution == "padded":
             return self.post(features)
         if execution == "masked":
