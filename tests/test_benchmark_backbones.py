@@ -19,7 +19,8 @@ def test_json_lists_one_object_per_backbone_with_the_ratios():
     records = json.loads(result.stdout)
     assert [r["backbone"] for r in records] == ["x3d_xs"]
     record = records[0]
-    for key in ("gflops_ratio", "time_ratio", "expected_time_ratio", "pre_sgs_time_share"):
+    for key in ("gflops_ratio", "time_ratio", "expected_time_ratio", "pre_sgs_time_share", "uniform_time_ratio"):
         assert 0 < record[key] < 2, (key, record[key])
-    assert record["resolved_execution"] == "packed" and record["batch_norm"] == "folded"
+    # exact evaluation on X3D (depthwise temporal convolutions): masked, or packed for one length
+    assert record["resolved_execution"] in ("masked", "packed") and record["batch_norm"] == "folded"
     assert record["gflops_ratio"] == record["gflops_sgs"] / record["gflops_backbone"]

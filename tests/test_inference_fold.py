@@ -10,6 +10,7 @@ from torch import nn
 
 from atfr_lightning.models import SlowFastSGSNetwork, build_network
 from atfr_lightning.models.inference import PointwiseConv3d, fold_batch_norm, fold_for_inference, folded_copy
+from atfr_lightning.models.masking import TemporalMask, zero_padding_
 
 CROP = 32
 
@@ -77,7 +78,7 @@ def test_folded_network_gives_the_same_logits_in_every_execution_and_alone(name)
     assert any(isinstance(m, nn.BatchNorm3d) for m in net.modules()), "folded_copy changed the original"
 
 
-@pytest.mark.parametrize("name", ["i3d_r50", "slowfast_r50"])
+@pytest.mark.parametrize("name", ["i3d_r50", "slowfast_r50", "x3d_s"])
 def test_folded_masked_pass_ignores_what_the_padding_holds(name):
     # Without batch norm re-zeroing the padding, the temporal convolutions must zero it themselves.
     x = _clips(5, _frames(name))
@@ -93,7 +94,22 @@ def test_folded_masked_pass_ignores_what_the_padding_holds(name):
                 f[n, :, b:] = torch.randn_like(f[n, :, b:]) * 100
         unwrap = (lambda v: v) if isinstance(net, SlowFastSGSNetwork) else (lambda v: v[0])
         clean = net.forward_post(unwrap(features), unwrap(active))
+        before = [f.clone() for f in garbage]
         torch.testing.assert_close(net.forward_post(unwrap(garbage), unwrap(active)), clean, atol=1e-9, rtol=1e-9)
+    for f, kept in zip(garbage, before):  # the padding is zeroed in place inside the pass, never in the caller's tensor
+        torch.testing.assert_close(f, kept, atol=0, rtol=0)
+    with torch.enable_grad():  # autograd on: padding zeroed into new tensors, same result
+        torch.testing.assert_close(net.forward_post(unwrap(garbage), unwrap(active)), clean, atol=1e-9, rtol=1e-9)
+
+
+def test_zeroing_the_padding_in_place_equals_multiplying_by_the_mask():
+    mask = TemporalMask()
+    mask.lengths, mask.steps = torch.tensor([3, 1, 4]), 4
+    x = torch.randn(3, 2, 4, 5, 5, dtype=torch.float64)
+    expected = x * mask.mask_for(x)
+    zero_padding_(x, mask)
+    torch.testing.assert_close(x, expected, atol=0, rtol=0)
+    assert mask.length_list_for(2) == [2, 1, 2]  # a map after one stride-2 halving: ceil(L / 2)
 
 
 def test_pointwise_convolution_as_a_matrix_product_equals_the_convolution():

@@ -122,18 +122,28 @@ def test_padding_waste_by_hand():
     assert padding_waste(torch.tensor([5, 6, 6, 7, 5, 7, 5, 7])) == pytest.approx(1 - 48 / 56)
 
 
-def test_exact_evaluation_packs_only_where_padding_would_be_large():
-    net = SGSNetwork(backbone="x3d_s", **SMALL).eval()
+def test_exact_evaluation_packs_only_where_padding_would_be_large_and_convolutions_dense():
+    from atfr_lightning.models import build_network
+
     low, high = torch.tensor([6, 7, 7, 7]), torch.tensor([1, 3, 7, 8])
     assert padding_waste(low) <= PACK_MIN_WASTE < padding_waste(high)
-    assert net.execution_for([low]) == "masked"
-    assert net.execution_for([high]) == "packed"
-    assert net.execution_for([torch.tensor([5, 5])]) == "packed"  # one length: run as they are, no mask
-    assert net.execution_for([low, high]) == "packed"  # two SGS layers: the larger padding decides
-    net.execution = "packed"  # asked for explicitly: always packed
-    assert net.execution_for([low]) == "packed"
-    net.execution = "exact"
-    assert net.train().execution_for([high]) == "masked"  # training is masked whatever the padding
+    dense = build_network(backbone="slow_r50", num_classes=5, num_frames=8, crop_size=32).eval()
+    assert dense.execution_for([low]) == "masked"
+    assert dense.execution_for([high]) == "packed"
+    assert dense.execution_for([torch.tensor([5, 5])]) == "packed"  # one length: run as they are, no mask
+    assert dense.execution_for([low, high]) == "packed"  # two SGS layers: the larger padding decides
+    dense.execution = "packed"  # asked for explicitly: always packed
+    assert dense.execution_for([low]) == "packed"
+    dense.execution = "exact"
+    assert dense.train().execution_for([high]) == "masked"  # training is masked whatever the padding
+    # X3D's temporal convolutions are depthwise: packing never pays, whatever the padding.
+    depthwise = SGSNetwork(backbone="x3d_s", **SMALL).eval()
+    assert depthwise.execution_for([high]) == "masked"
+    assert depthwise.execution_for([torch.tensor([5, 5])]) == "packed"
+    # SlowFast: the Slow pathway's padding decides.
+    slowfast = build_network(backbone="slowfast_r50", num_classes=5, num_frames=16, crop_size=32).eval()
+    assert slowfast.execution_for([torch.tensor([2, 2, 2, 2]), high]) == "masked"
+    assert slowfast.execution_for([high, torch.tensor([4, 4, 4, 4])]) == "packed"
 
 
 def test_exact_evaluation_records_the_scheme_each_batch_ran_and_equals_grouped():

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from atfr_lightning.models.input_check import check_clip
-from atfr_lightning.models.masking import TemporalMask, attach_temporal_mask
+from atfr_lightning.models.masking import MaskedTemporalConv3d, TemporalMask, attach_temporal_mask
 from atfr_lightning.models.packing import PackedLengths, pack
 from atfr_lightning.sgs import SimilarityGuidedSampling
 
@@ -17,10 +17,12 @@ EXECUTIONS = ("exact", "packed", "bucketed", "grouped", "masked", "padded")
 # below this fraction of the bucket's valid slices (measured on CPU: fewer passes beat less padding).
 BUCKET_WASTE = 0.5
 # ``exact`` in evaluation packs a batch only when padding every clip to the longest would waste
-# more than this fraction of the padded slices; below it one masked pass costs less than the
-# packed layout's gathers (2 CPU cores, 64^2, post-SGS time over the backbone's: X3D-S at 14 %
-# padding, masked 0.56, packed 0.70; Slow-R50 at 39 %, masked 0.48, packed 0.29).
-PACK_MIN_WASTE = 0.2
+# more than this fraction of the padded slices, and only where the layers after SGS have no
+# grouped (depthwise) temporal convolution: packed, each of those goes back to padded clips and
+# is packed again, which costs more than the padding saves. Measured on 2 CPU cores, 64^2, batch
+# 8 (post-SGS time, packed over masked): X3D-S 1.07-1.27 at every padding from 4 % to 39 %;
+# Slow-R50 1.02 at 4 %, 0.93 at 14 %, 0.83-0.85 at 20-23 %, 0.65 at 38 %.
+PACK_MIN_WASTE = 0.1
 
 
 def padding_waste(lengths: torch.Tensor) -> float:
@@ -101,9 +103,9 @@ class AdaptiveTemporalNetwork(nn.Module):
       (:mod:`atfr_lightning.models.packing`): no padding and one pass per batch; exact per clip.
       Training runs ``"masked"``.
     * ``"exact"`` (default): ``"masked"`` in training (one fast batched pass, full-batch
-      statistics); in evaluation ``"packed"`` (the real compute saving), or ``"masked"`` for a
-      batch whose padding to the longest clip would be at most :data:`PACK_MIN_WASTE` of its
-      slices (:meth:`execution_for`). All are exact.
+      statistics); in evaluation whichever of ``"packed"`` and ``"masked"`` is cheaper for the
+      batch (:meth:`execution_for`): packed where padding would be large and the temporal
+      convolutions after SGS are dense. All are exact.
     * ``"padded"``: the reference behaviour, zero padding flows through everything (a clip's
       prediction depends on its batch); kept for parity studies.
 
@@ -194,15 +196,30 @@ class AdaptiveTemporalNetwork(nn.Module):
     def execution_for(self, active_bins: list[torch.Tensor]) -> str:
         """The scheme this batch runs with (``active_bins``: one (N,) tensor per SGS layer).
 
-        ``"exact"`` in evaluation chooses per batch: packing pays only where padding would be
-        large; otherwise one masked pass is cheaper. Clips of one length (no padding at all) stay
-        ``"packed"``, which runs them as they are.
+        ``"exact"`` in evaluation chooses per batch: ``"packed"`` when padding to the longest clip
+        would waste more than :data:`PACK_MIN_WASTE` of the slices and no temporal convolution
+        after SGS is grouped; otherwise one ``"masked"`` pass. Clips of one length (no padding)
+        stay ``"packed"``, which runs them as they are.
         """
         execution = self.resolved_execution()
-        if self.execution == "exact" and execution == "packed":
-            if 0 < max(padding_waste(bins) for bins in active_bins) <= PACK_MIN_WASTE:
-                return "masked"
-        return execution
+        if self.execution != "exact" or execution != "packed":
+            return execution
+        if all(bool((bins == bins.max()).all()) for bins in active_bins):
+            return "packed"
+        if self._grouped_temporal_convolution_after_sgs() or self._padding_waste(active_bins) <= PACK_MIN_WASTE:
+            return "masked"
+        return "packed"
+
+    def _padding_waste(self, active_bins: list[torch.Tensor]) -> float:
+        return max(padding_waste(bins) for bins in active_bins)
+
+    def _grouped_temporal_convolution_after_sgs(self) -> bool:
+        if not hasattr(self, "_grouped_after_sgs"):  # the structure never changes: look once
+            self._grouped_after_sgs = any(
+                isinstance(m, MaskedTemporalConv3d) and m.groups > 1
+                for m in self.blocks[self.insert_after + 1 :].modules()
+            )
+        return self._grouped_after_sgs
 
     def use_channels_last(self, enabled: bool = True) -> "AdaptiveTemporalNetwork":
         """Keep weights and input clips in the channels-last 3D layout (faster 3D convolutions on CPU)."""

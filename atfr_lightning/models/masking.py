@@ -92,6 +92,15 @@ class TemporalMask:
         stride = self.stride_for(steps_here)
         return torch.div(self.lengths + stride - 1, stride, rounding_mode="floor")
 
+    def length_list_for(self, steps_here: int) -> list[int]:
+        """:meth:`lengths_for` as Python ints (cached per batch, like the masks)."""
+        if self._masks_generation != self._generation():
+            self._masks, self._masks_generation = {}, self._generation()
+        key = ("lengths", steps_here)
+        if key not in self._masks:
+            self._masks[key] = self.lengths_for(steps_here).tolist()
+        return self._masks[key]
+
     def mask_for(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 1, T, 1, 1) float mask of valid slices for a feature map x (N, C, T, H, W)."""
         # Every masked layer of a pass asks for the same few masks: compute each once.
@@ -210,7 +219,10 @@ class _ReadsAcrossTime(MaskAware):
         if packed is not None:
             return self.packed_forward(x, packed)
         if self.zero_input_padding and self.temporal_mask.active():
-            x = x * self.temporal_mask.mask_for(x)
+            if torch.is_grad_enabled():  # autograd may hold x for a backward: a new tensor
+                x = x * self.temporal_mask.mask_for(x)
+            else:
+                zero_padding_(x, self.temporal_mask)
         return super().forward(x)
 
 
@@ -226,6 +238,23 @@ class MaskedTemporalMaxPool3d(_ReadsAcrossTime, nn.MaxPool3d):
 
     def packed_forward(self, x: torch.Tensor, packed: PackedLengths) -> torch.Tensor:
         return packed_max_pool3d(self, x, packed)
+
+
+def zero_padding_(x: torch.Tensor, mask_state: TemporalMask) -> None:
+    """Zero the padded slices of ``x`` (N, C, T, H, W) in place.
+
+    Safe on any tensor inside a masked pass: what the padding holds is never read (layers that
+    read across time zero it first, pointwise layers never mix slices, means skip it), so no
+    other layer's result changes. On a CPU only the padded slice ranges are written; elsewhere
+    one in-place multiply avoids a launch per clip.
+    """
+    steps = x.shape[2]
+    if x.device.type != "cpu":
+        x.mul_(mask_state.mask_for(x))
+        return
+    for clip, length in enumerate(mask_state.length_list_for(steps)):
+        if length < steps:
+            x[clip, :, length:].zero_()
 
 
 def _reads_across_time(module: nn.Module) -> bool:

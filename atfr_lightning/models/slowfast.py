@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from atfr_lightning.models.adaptive import AdaptiveTemporalNetwork, bucket_keys, run_grouped, take_rows
+from atfr_lightning.models.adaptive import AdaptiveTemporalNetwork, bucket_keys, padding_waste, run_grouped, take_rows
 from atfr_lightning.models.masking import StridedTemporalMask, TemporalMask, attach_temporal_mask
 from atfr_lightning.models.packing import PackedLengths, pack, unpack
 from atfr_lightning.models.pooling import make_temporal_pools_adaptive
@@ -252,6 +252,11 @@ class SlowFastSGSNetwork(RegisteredNetwork):
         finally:
             for mask in self.masks.values():
                 mask.lengths, mask.packed = None, None
+
+    def _padding_waste(self, active_bins: list[torch.Tensor]) -> float:
+        # The Slow pathway holds most of the cost after SGS (the Fast one has 1/beta of its
+        # channels): its padding decides whether packing pays.
+        return padding_waste(active_bins[0])
 
     def forward_post(self, features: list[torch.Tensor], active_bins: list[torch.Tensor] | None) -> torch.Tensor:
         """Run the layers after SGS: packed, bucketed, grouped by B'_slow (Fast pathway masked), masked, or padded."""
