@@ -9,6 +9,7 @@ from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from atfr_lightning.callbacks.sweep_history import sweep_history_callbacks
+from atfr_lightning.cpu_memory import keep_freed_memory
 from atfr_lightning.lightning.module import VideoClassifier
 from atfr_lightning.lightning.resume import AtomicCheckpointIO
 from atfr_lightning.wandb_mode import configure_wandb_mode, wandb_logged_in  # noqa: F401 (public here too)
@@ -80,6 +81,12 @@ class ATFRCLI(LightningCLI):
                         "(the CLI links it into the network, so the two can never disagree)"
                     )
         super().parse_arguments(parser, args)
+
+    def before_predict(self) -> None:
+        # Inference on a CPU: keep freed activations' memory for the next batch instead of
+        # faulting it in again every pass (atfr_lightning.cpu_memory: X3D-S 1.6x faster).
+        if self.trainer.strategy.root_device.type == "cpu":
+            keep_freed_memory()
 
     def instantiate_trainer(self, **kwargs) -> L.Trainer:
         trainer = super().instantiate_trainer(**kwargs)

@@ -5,7 +5,8 @@ res2 and the same backbone without SGS, with the same weights, and evaluates one
 of different content (static, piecewise static "shots", slow and fast motion, noise) with both,
 side by side in one run (interleaved repeats; ratios are medians of per-repeat ratios). Both
 networks run as ``atfr predict`` runs them: batch norm folded into the convolutions
-(``--no-fold`` keeps it) and ``torch.inference_mode``. It prints:
+(``--no-fold`` keeps it), ``torch.inference_mode``, and glibc's malloc keeping freed memory for
+reuse (``--default-malloc`` leaves it; :mod:`atfr_lightning.cpu_memory`). It prints:
 
 * GFLOPs ratio SGS / backbone: the mean per-clip GFLOPs at each clip's B' (fvcore,
   multiply-adds, from the same cost table the per-clip logging uses) over the backbone's;
@@ -24,7 +25,7 @@ SGS is untrained here (random embedding, batch norm statistics from two training
 on the batch), so B' reflects the content and a random similarity space, not a learnt one.
 Ratios are what to read: the machine may be shared. Nothing here is asserted by the tests.
 
-Run: ``python benchmarks/backbones.py [--backbone x3d_s ...] [--crop-size 64] [--repeats 3]``
+Run: ``python benchmarks/backbones.py [--backbone x3d_s ...] [--crop-size 64] [--repeats 7]``
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import time
 
 import torch
 
+from atfr_lightning.cpu_memory import keep_freed_memory
 from atfr_lightning.flops import count_gflops, sgs_cost_table
 from atfr_lightning.models import RegisteredNetwork, available_backbones, build_network, get_backbone_spec
 from atfr_lightning.models.inference import folded_copy
@@ -208,6 +210,7 @@ def _record(r: dict, args: argparse.Namespace) -> dict:
         "pre_sgs_time_share": r["pre_share"],
         "expected_time_ratio": expected_time_ratio(r),
         "uniform_time_ratio": r["uniform_time_ratio"],
+        "malloc": args.malloc,
         "units": "GFLOPs: fvcore multiply-adds per clip; ms: median wall time of one batch",
     }
 
@@ -224,7 +227,7 @@ def main() -> None:
     parser.add_argument("--num-frames", type=int, help="default: 16, SlowFast 32 (Slow pathway 32 / alpha)")
     parser.add_argument("--crop-size", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (default 1: stable on a shared machine)")
     parser.add_argument("--execution", default="exact", choices=("exact", "packed", "bucketed", "grouped", "masked"),
@@ -233,10 +236,14 @@ def main() -> None:
                         help="channels-last 3D layout for both networks (faster at batch 8 on CPU, slower at batch 1)")
     parser.add_argument("--no-fold", action="store_true",
                         help="keep batch norm as trained (default: folded into the convolutions of both, as predict runs)")
+    parser.add_argument("--default-malloc", action="store_true",
+                        help="leave glibc's malloc as it is (default: keep freed memory for reuse, as atfr predict "
+                             "does on a CPU; atfr_lightning.cpu_memory)")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON list of per-backbone objects instead of the table")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    args.malloc = "glibc defaults" if args.default_malloc or not keep_freed_memory() else "freed memory kept"
     if args.json:
         results = []
         for backbone in args.backbone or available_backbones():
@@ -249,7 +256,7 @@ def main() -> None:
         return
     print(f"CPU, {args.threads} thread(s), batch {args.batch_size}, {args.crop_size}^2 crop, eval, "
           f"median of {args.repeats} interleaved runs; GFLOPs = fvcore multiply-adds per clip, SGS after res2, "
-          "untrained SGS (see the module docstring)")
+          f"untrained SGS (see the module docstring); malloc: {args.malloc}")
     bins_label = "mean B' (max)"
     print(f"{'backbone':<18} {'T':>3} {bins_label:>16} {'GFLOPs':>8} {'+SGS':>8} {'GFLOPs ratio':>12} "
           f"{'ms':>8} {'+SGS ms':>8} {'time ratio':>10} {'pre-SGS share: GFLOPs':>22} {'time':>5} "

@@ -63,8 +63,11 @@ def test_predict_command_writes_one_line_per_video(video_folder, tmp_path, monke
         "--model.sgs_start_epoch=0", "--trainer.max_epochs=1", "--trainer.enable_progress_bar=false",
         f"--trainer.default_root_dir={tmp_path / 'train'}", f"--trainer.logger.init_args.save_dir={tmp_path / 'train'}",
     ]
+    allocator_calls = []
+    monkeypatch.setattr("atfr_lightning.cli.keep_freed_memory", lambda: allocator_calls.append(1) or True)
     run_cli(["fit", "--config", CONFIG, *train])
     (checkpoint,) = (tmp_path / "train").rglob("last.ckpt")
+    assert allocator_calls == []  # training leaves malloc alone
 
     # The command: the training config, its checkpoint, another datamodule.
     out = tmp_path / "predict"
@@ -75,6 +78,7 @@ def test_predict_command_writes_one_line_per_video(video_folder, tmp_path, monke
         f"--trainer.default_root_dir={out}", f"--trainer.logger.init_args.save_dir={out}",
         "--trainer.enable_progress_bar=false",
     ])
+    assert allocator_calls == [1]  # prediction on a CPU keeps freed memory for the next batch
     lines = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     by_video = {line["video"]: line for line in lines}
     assert sorted(by_video) == ["a.mp4", "broken.mp4", "nested/c.webm", "nested/deeper/b.avi"]
