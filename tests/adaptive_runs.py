@@ -47,6 +47,8 @@ def wandb_offline_run(data_root: Path, run_dir: Path):
 
     from atfr_lightning.cli import run_cli
 
+    wandb.finish()  # a run still open in this process would take this run's records
+    wandb.teardown()
     with _env(WANDB_MODE="offline", WANDB_SILENT="true"):
         cli = run_cli(
             [

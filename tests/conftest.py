@@ -25,6 +25,17 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
+@pytest.fixture(autouse=True)
+def no_wandb_run_left_open():
+    """End any W&B run a test leaves open: Lightning's WandbLogger never finishes its run, and a
+    later logger in this process would otherwise log into it (a fit through the CLI followed by
+    predict, then the offline-run fixture, made that fixture's run directory the wrong one)."""
+    yield
+    wandb = sys.modules.get("wandb")
+    if wandb is not None and getattr(wandb, "run", None) is not None:
+        wandb.finish()
+
+
 @pytest.fixture(scope="session")
 def adaptive_data_root(tmp_path_factory):
     return tmp_path_factory.mktemp("adaptive_data")
