@@ -4,10 +4,11 @@ PyTorch on a CPU takes every activation from malloc and frees it when the next l
 By default glibc serves blocks above a (dynamic) threshold with fresh ``mmap`` pages and gives
 freed memory at the top of the heap back to the system, so every pass faults its activations in
 again, page by page: a cost per allocation that grows with its size and that no GFLOPs count
-shows. Measured with ``benchmarks/backbones.py`` (2 CPU cores, batch 8, 64², 2026-12-03, the
-same settings given as ``GLIBC_TUNABLES`` in one run and not in the next, twice): X3D-S took
-208 and 195 ms per batch by default, 127 and 125 ms with them; with SGS, 162 and 167 ms against
-93 and 93 ms.
+shows. Measured on 2 CPU cores, X3D-S without SGS, batch 8, 64², 2026-12-03: with
+:func:`keep_freed_memory` a batch took 237-245 ms of CPU time on one thread, against 300-343 ms
+with glibc's defaults (two runs each, alternated); with like settings given as
+``GLIBC_TUNABLES`` to ``benchmarks/backbones.py`` (two threads), 127 and 125 ms of wall time
+against 208 and 195 ms.
 
 ``atfr predict`` on a CPU and the benchmark call :func:`keep_freed_memory` once. The price is
 that up to :data:`TRIM_THRESHOLD` of freed memory stays with the process.
