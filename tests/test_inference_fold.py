@@ -147,6 +147,22 @@ def test_folding_needs_evaluation_mode_and_a_folded_network_refuses_training():
     folded.eval()  # still allowed
 
 
+def test_a_copy_folded_under_inference_mode_runs_packed():
+    # Lightning's predict loop calls on_predict_start, which folds the copy, under
+    # torch.inference_mode: its weights are inference tensors, without a version counter.
+    x = _clips(5, _frames("slow_r50"))
+    net = _trained_looking("slow_r50", x)  # dense temporal convolutions: packed gathers their taps
+    net.execution = "grouped"
+    with torch.inference_mode():
+        expected = net(x)
+        folded = folded_copy(net)
+        folded.execution = "packed"
+        assert folded.blocks[3].res_blocks[0].branch2.conv_a.weight.is_inference()
+        torch.testing.assert_close(folded(x), expected, atol=1e-9, rtol=1e-9)
+        torch.testing.assert_close(folded(x), expected, atol=1e-9, rtol=1e-9)  # the cached tap weights
+    assert len(set(folded.sgs.last_active_bins.tolist())) > 1, "the test needs clips with different B'"
+
+
 def test_predict_runs_a_folded_copy_and_leaves_the_trained_network_alone():
     from atfr_lightning.lightning import VideoClassifier
 

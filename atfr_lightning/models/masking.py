@@ -92,27 +92,28 @@ class TemporalMask:
         stride = self.stride_for(steps_here)
         return torch.div(self.lengths + stride - 1, stride, rounding_mode="floor")
 
-    def length_list_for(self, steps_here: int) -> list[int]:
-        """:meth:`lengths_for` as Python ints (cached per batch, like the masks)."""
+    def _cached(self, key: tuple, make):
+        # Every masked layer of a pass asks for the same few masks and lengths: compute each once
+        # per batch (the cache empties whenever the lengths change).
         if self._masks_generation != self._generation():
             self._masks, self._masks_generation = {}, self._generation()
-        key = ("lengths", steps_here)
         if key not in self._masks:
-            self._masks[key] = self.lengths_for(steps_here).tolist()
+            self._masks[key] = make()
         return self._masks[key]
+
+    def length_list_for(self, steps_here: int) -> list[int]:
+        """:meth:`lengths_for` as Python ints (cached per batch, like the masks)."""
+        return self._cached(("lengths", steps_here), lambda: self.lengths_for(steps_here).tolist())
 
     def mask_for(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 1, T, 1, 1) float mask of valid slices for a feature map x (N, C, T, H, W)."""
-        # Every masked layer of a pass asks for the same few masks: compute each once.
-        if self._masks_generation != self._generation():
-            self._masks, self._masks_generation = {}, self._generation()
-        key = (x.shape[0], x.shape[2], x.dtype, x.device)
-        if key not in self._masks:
+
+        def make() -> torch.Tensor:
             lengths = self.lengths_for(x.shape[2]).to(x.device)
-            positions = torch.arange(x.shape[2], device=x.device)
-            valid = positions.view(1, -1) < lengths.view(-1, 1)
-            self._masks[key] = valid.to(x.dtype).view(x.shape[0], 1, -1, 1, 1)
-        return self._masks[key]
+            valid = torch.arange(x.shape[2], device=x.device).view(1, -1) < lengths.view(-1, 1)
+            return valid.to(x.dtype).view(x.shape[0], 1, -1, 1, 1)
+
+        return self._cached((x.shape[0], x.shape[2], x.dtype, x.device), make)
 
 
 class StridedTemporalMask(TemporalMask):

@@ -139,7 +139,10 @@ def _tap_weight(conv: nn.Conv3d) -> torch.Tensor:
     if torch.is_grad_enabled() and conv.weight.requires_grad:  # keep gradients to the weights
         w = conv.weight
         return w.permute(0, 2, 1, 3, 4).reshape(w.shape[0], -1, 1, *w.shape[3:])
-    key = (conv.weight.data_ptr(), conv.weight._version)
+    # Weights made under inference_mode (Lightning's predict folds its copy there) have no
+    # version counter; they cannot change outside inference_mode, so their storage is the key.
+    version = None if conv.weight.is_inference() else conv.weight._version
+    key = (conv.weight.data_ptr(), version)
     cached = getattr(conv, "_tap_weight_cache", None)
     if cached is None or cached[0] != key:
         w = conv.weight.detach()
