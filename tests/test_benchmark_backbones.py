@@ -1,4 +1,4 @@
-"""``benchmarks/backbones.py --json``: the fields the README's speed table is read from."""
+"""The benchmark scripts' `--json` output: the fields the README and docs tables are read from."""
 
 from __future__ import annotations
 
@@ -24,3 +24,17 @@ def test_json_lists_one_object_per_backbone_with_the_ratios():
     # exact evaluation on X3D (depthwise temporal convolutions): masked, or packed for one length
     assert record["resolved_execution"] in ("masked", "packed") and record["batch_norm"] == "folded"
     assert record["gflops_ratio"] == record["gflops_sgs"] / record["gflops_backbone"]
+
+
+def test_execution_choice_json_has_one_row_per_pattern_with_the_ratio():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "execution_choice.py"), "--backbone", "x3d_xs", "--crop-size", "32",
+         "--repeats", "1", "--json"],
+        capture_output=True, text=True, check=True, cwd=ROOT, timeout=300,
+    )
+    rows = json.loads(result.stdout)
+    assert len(rows) == 6 and {r["backbone"] for r in rows} == {"x3d_xs"}
+    paddings = [r["padding"] for r in rows]
+    assert paddings == sorted(paddings) and 0 < paddings[0] < 0.05 and 0.35 < paddings[-1] < 0.4
+    for r in rows:
+        assert r["packed_over_masked"] > 0 and r["ms_masked"] > 0 and r["ms_packed"] > 0

@@ -19,9 +19,10 @@ BUCKET_WASTE = 0.5
 # ``exact`` in evaluation packs a batch only when padding every clip to the longest would waste
 # more than this fraction of the padded slices, and only where the layers after SGS have no
 # grouped (depthwise) temporal convolution: packed, each of those goes back to padded clips and
-# is packed again, which costs more than the padding saves. Measured on 2 CPU cores, 64^2, batch
-# 8 (post-SGS time, packed over masked): X3D-S 1.07-1.27 at every padding from 4 % to 39 %;
-# Slow-R50 1.02 at 4 %, 0.93 at 14 %, 0.83-0.85 at 20-23 %, 0.65 at 38 %.
+# is packed again, which costs more than the padding saves. Measured with
+# benchmarks/execution_choice.py (2 CPU cores, 64^2, batch 8, post-SGS time, packed over masked):
+# X3D-S 1.14-1.36 at every padding from 4 % to 39 %; Slow-R50 0.98 at 4 %, 0.93 at 14 %,
+# 0.82-0.87 at 20-23 %, 0.62-0.68 at 38-39 %.
 PACK_MIN_WASTE = 0.1
 
 
