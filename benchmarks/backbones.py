@@ -5,8 +5,10 @@ res2 and the same backbone without SGS, with the same weights, and evaluates one
 of different content (static, piecewise static "shots", slow and fast motion, noise) with both,
 side by side in one run (interleaved repeats; ratios are medians of per-repeat ratios). Both
 networks run as ``atfr predict`` runs them: batch norm folded into the convolutions
-(``--no-fold`` keeps it), ``torch.inference_mode``, and glibc's malloc keeping freed memory for
-reuse (``--default-malloc`` leaves it; :mod:`atfr_lightning.cpu_memory`). It prints:
+(``--no-fold`` keeps it), ``torch.inference_mode``, the memory layout ``atfr predict`` chooses
+(channels-last 3D for X3D and CSN on a CPU, :mod:`atfr_lightning.models.layout`; ``--layout``
+forces one for both), and glibc's malloc keeping freed memory for reuse (``--default-malloc``
+leaves it; :mod:`atfr_lightning.cpu_memory`). It prints:
 
 * GFLOPs ratio SGS / backbone: the mean per-clip GFLOPs at each clip's B' (fvcore,
   multiply-adds, from the same cost table the per-clip logging uses) over the backbone's;
@@ -41,6 +43,7 @@ from atfr_lightning.cpu_memory import keep_freed_memory
 from atfr_lightning.flops import count_gflops, sgs_cost_table
 from atfr_lightning.models import RegisteredNetwork, available_backbones, build_network, get_backbone_spec
 from atfr_lightning.models.inference import folded_copy
+from atfr_lightning.models.layout import LAYOUTS, inference_layout
 
 
 def make_clips(batch_size: int, num_frames: int, crop_size: int, *, seed: int = 0) -> torch.Tensor:
@@ -79,7 +82,7 @@ def timed(fn) -> float:
 
 @torch.no_grad()
 def benchmark(
-    backbone: str, *, num_frames: int, crop_size: int, batch_size: int, repeats: int, channels_last: bool = False,
+    backbone: str, *, num_frames: int, crop_size: int, batch_size: int, repeats: int, layout: str = "auto",
     execution: str = "exact", fold: bool = True,
 ) -> dict:
     clips = make_clips(batch_size, num_frames, crop_size)
@@ -95,7 +98,8 @@ def benchmark(
     without.eval()
     if fold:  # batch norm folded into the convolutions of both, as prediction runs them
         with_sgs, without = folded_copy(with_sgs), folded_copy(without)
-    if channels_last:  # the same layout for both: 3D convolutions are faster channels-last on CPU
+    layout = inference_layout(with_sgs, "cpu", layout)  # the same layout for both, as predict chooses it
+    if layout == "channels_last":
         with_sgs.use_channels_last()
         without.use_channels_last()
 
@@ -121,6 +125,7 @@ def benchmark(
     return {
         "backbone": backbone,
         "frames": num_frames,
+        "layout": layout,
         # Medians of per-repeat ratios: the three times of one repeat are taken back to back, so
         # a slow phase of a shared machine moves them together and their ratios stay comparable.
         "time_ratio": statistics.median(sgs_ms[i] / plain_ms[i] for i in paired),
@@ -148,7 +153,8 @@ def _uniform_pass(net: RegisteredNetwork, clips: torch.Tensor) -> torch.Tensor:
     """
     features, bins = net.forward_features(clips)
     pairs = zip(features, bins) if isinstance(features, list) else [(features, bins)]
-    cut = [f[:, :, : max(1, round(float(b.float().mean())))].contiguous() for f, b in pairs]
+    layout = torch.channels_last_3d if getattr(net, "channels_last", False) else torch.contiguous_format
+    cut = [f[:, :, : max(1, round(float(b.float().mean())))].contiguous(memory_format=layout) for f, b in pairs]
     return net.post(cut if isinstance(features, list) else cut[0])
 
 
@@ -195,7 +201,7 @@ def _record(r: dict, args: argparse.Namespace) -> dict:
         "crop_size": args.crop_size,
         "batch_size": args.batch_size,
         "threads": args.threads,
-        "layout": "channels_last_3d" if args.channels_last else "contiguous",
+        "layout": r["layout"],
         "execution": args.execution,
         "resolved_execution": r["resolved_execution"],
         "batch_norm": "unfolded" if args.no_fold else "folded",
@@ -232,8 +238,9 @@ def main() -> None:
                         help="torch CPU threads (default 1: stable on a shared machine)")
     parser.add_argument("--execution", default="exact", choices=("exact", "packed", "bucketed", "grouped", "masked"),
                         help="how the layers after SGS run in evaluation (exact = packed there)")
-    parser.add_argument("--channels-last", action="store_true",
-                        help="channels-last 3D layout for both networks (faster at batch 8 on CPU, slower at batch 1)")
+    parser.add_argument("--layout", default="auto", choices=LAYOUTS,
+                        help="memory layout of both networks (default auto, as atfr predict chooses: channels-last "
+                             "3D for networks with depthwise convolutions on a CPU)")
     parser.add_argument("--no-fold", action="store_true",
                         help="keep batch norm as trained (default: folded into the convolutions of both, as predict runs)")
     parser.add_argument("--default-malloc", action="store_true",
@@ -250,7 +257,7 @@ def main() -> None:
             spec = get_backbone_spec(backbone)
             frames = args.num_frames or (32 if spec.family == "slowfast" else 16)
             r = benchmark(backbone, num_frames=frames, crop_size=args.crop_size, batch_size=args.batch_size,
-                          repeats=args.repeats, channels_last=args.channels_last, execution=args.execution, fold=not args.no_fold)
+                          repeats=args.repeats, layout=args.layout, execution=args.execution, fold=not args.no_fold)
             results.append(_record(r, args))
         print(json.dumps(results, indent=2))
         return
@@ -260,17 +267,18 @@ def main() -> None:
     bins_label = "mean B' (max)"
     print(f"{'backbone':<18} {'T':>3} {bins_label:>16} {'GFLOPs':>8} {'+SGS':>8} {'GFLOPs ratio':>12} "
           f"{'ms':>8} {'+SGS ms':>8} {'time ratio':>10} {'pre-SGS share: GFLOPs':>22} {'time':>5} "
-          f"{'expected time ratio':>19} {'at mean B':>9}")
+          f"{'expected time ratio':>19} {'at mean B':>9}  layout")
     for backbone in args.backbone or available_backbones():
         spec = get_backbone_spec(backbone)
         frames = args.num_frames or (32 if spec.family == "slowfast" else 16)
         r = benchmark(backbone, num_frames=frames, crop_size=args.crop_size, batch_size=args.batch_size,
-                      repeats=args.repeats, channels_last=args.channels_last, execution=args.execution, fold=not args.no_fold)
+                      repeats=args.repeats, layout=args.layout, execution=args.execution, fold=not args.no_fold)
         bins = f"{r['mean_bins']} ({r['max_bins']})"
         print(f"{backbone:<18} {frames:>3} {bins:>16} {r['gflops_backbone']:>8.3f} {r['gflops_sgs']:>8.3f} "
               f"{r['gflops_sgs'] / r['gflops_backbone']:>12.2f} {r['ms_backbone']:>8.0f} {r['ms_sgs']:>8.0f} "
               f"{r['time_ratio']:>10.2f} {r['gflops_pre'] / r['gflops_backbone']:>22.2f} "
-              f"{r['pre_share']:>5.2f} {expected_time_ratio(r):>19.2f} {r['uniform_time_ratio']:>9.2f}", flush=True)
+              f"{r['pre_share']:>5.2f} {expected_time_ratio(r):>19.2f} {r['uniform_time_ratio']:>9.2f}  {r['layout']}",
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -24,6 +26,26 @@ def test_json_lists_one_object_per_backbone_with_the_ratios():
     # exact evaluation on X3D (depthwise temporal convolutions): masked, or packed for one length
     assert record["resolved_execution"] in ("masked", "packed") and record["batch_norm"] == "folded"
     assert record["gflops_ratio"] == record["gflops_sgs"] / record["gflops_backbone"]
+    assert record["layout"] == "channels_last"  # as atfr predict runs X3D on a CPU
+
+
+def test_post_sgs_scaling_json_has_one_row_per_variant_and_fraction():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "post_sgs_scaling.py"), "--backbone", "x3d_xs", "--crop-size", "32",
+         "--batch-size", "2", "--num-frames", "8", "--repeats", "1", "--fraction", "0.5", "--threads", "1", "--json"],
+        capture_output=True, text=True, check=True, cwd=ROOT, timeout=300,
+    )
+    rows = json.loads(result.stdout)
+    assert [(r["variant"], r["fraction"]) for r in rows] == [
+        (v, f) for v in ("eager", "channels_last", "torchscript") for f in (1.0, 0.5)]
+    for r in rows:
+        assert r["ms"] > 0 and r["speed"] > 0
+        assert r["excess"] == pytest.approx(r["time_ratio"] - r["gflops_ratio"])
+        if r["fraction"] == 1.0:
+            assert r["time_ratio"] == 1.0 and r["gflops_ratio"] == 1.0
+        else:
+            # 4 of 8 slices: half the GFLOPs of the layers after res2, less the head's fixed part
+            assert r["slices"] == "4" and 0.5 <= r["gflops_ratio"] < 0.6
 
 
 def test_execution_choice_json_has_one_row_per_pattern_with_the_ratio():
