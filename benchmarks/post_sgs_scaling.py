@@ -128,6 +128,11 @@ def main() -> None:
         parser.error(f"--fraction must be in (0, 1], got {args.fraction}")
     torch.set_num_threads(args.threads)
     keep_freed_memory()  # as atfr predict runs on a CPU
+    if not args.json:
+        print(f"CPU, {args.threads} thread(s), batch {args.batch_size}, {args.crop_size}^2 crop, layers after "
+              f"res2 only, median of {args.repeats} interleaved runs; GFLOPs = fvcore multiply-adds")
+        print(f"{'backbone':<14} {'variant':<14} {'slices':>8} {'ms':>8} {'time ratio':>10} "
+              f"{'GFLOPs ratio':>12} {'excess':>7} {'speed':>6}")
     records = []
     for backbone in args.backbone or ["x3d_s", "slow_r50", "slowfast_r50"]:
         frames = args.num_frames or (32 if get_backbone_spec(backbone).family == "slowfast" else 16)
@@ -135,11 +140,6 @@ def main() -> None:
                        repeats=args.repeats, fractions=fractions)
         records += rows
         if not args.json:
-            if backbone == (args.backbone or ["x3d_s"])[0]:
-                print(f"CPU, {args.threads} thread(s), batch {args.batch_size}, {args.crop_size}^2 crop, layers after "
-                      f"res2 only, median of {args.repeats} interleaved runs; GFLOPs = fvcore multiply-adds")
-                print(f"{'backbone':<14} {'variant':<14} {'slices':>8} {'ms':>8} {'time ratio':>10} "
-                      f"{'GFLOPs ratio':>12} {'excess':>7} {'speed':>6}")
             for r in rows:
                 print(f"{r['backbone']:<14} {r['variant']:<14} {r['slices']:>8} {r['ms']:>8.1f} {r['time_ratio']:>10.2f} "
                       f"{r['gflops_ratio']:>12.2f} {r['excess']:>+7.2f} {r['speed']:>6.2f}", flush=True)
