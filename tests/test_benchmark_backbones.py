@@ -60,3 +60,16 @@ def test_execution_choice_json_has_one_row_per_pattern_with_the_ratio():
     assert paddings == sorted(paddings) and 0 < paddings[0] < 0.05 and 0.35 < paddings[-1] < 0.4
     for r in rows:
         assert r["packed_over_masked"] > 0 and r["ms_masked"] > 0 and r["ms_packed"] > 0
+
+
+def test_layout_choice_json_has_one_row_per_network_and_batch_size_with_the_ratio():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "layout_choice.py"), "--backbone", "x3d_xs", "--crop-size", "32",
+         "--num-frames", "8", "--batch-size", "1", "--batch-size", "2", "--repeats", "1", "--threads", "1", "--json"],
+        capture_output=True, text=True, check=True, cwd=ROOT, timeout=300,
+    )
+    rows = json.loads(result.stdout)
+    assert [(r["sgs"], r["batch_size"]) for r in rows] == [(True, 1), (True, 2), (False, 1), (False, 2)]
+    for r in rows:
+        assert r["depthwise"] and r["ms_contiguous"] > 0 and r["ms_channels_last"] > 0
+        assert r["channels_last_over_contiguous"] > 0

@@ -42,7 +42,7 @@ class VideoClassifier(L.LightningModule):
             logits with fewer operators. The trained network itself is never changed.
         predict_layout: the memory layout of that folded copy: ``"auto"`` (default) runs it
             channels-last 3D on a CPU where the network has depthwise convolutions (X3D, CSN;
-            X3D-S 2.2-2.5x faster at batch 8, :mod:`atfr_lightning.models.layout`) and
+            X3D-S 1.4-1.9x faster from batch 2, :mod:`atfr_lightning.models.layout`) and
             contiguous otherwise; ``"contiguous"`` or ``"channels_last"`` force one. The same
             logits up to float rounding.
     """

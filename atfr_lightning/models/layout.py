@@ -2,11 +2,11 @@
 
 On a CPU, PyTorch's depthwise 3D convolutions (X3D's and CSN's 3x3x3 convolutions with one
 group per channel) reorder a contiguous input into oneDNN's channel-blocked layout and back on
-every call; in channels-last 3D they do not. X3D-S ran 2.2-2.5x faster channels-last at batch 8
-(64² and 160², with or without SGS), while networks of dense convolutions gained nothing at batch
-8 and lost up to a quarter at batch 1 (docs/backbones.md, "Layout"). Hence the ``auto`` rule:
-channels-last on a CPU where the network has a depthwise convolution with a spatial extent,
-contiguous otherwise (no GPU has been measured).
+every call; in channels-last 3D they do not. X3D-S ran 1.4-1.9x faster channels-last from batch
+2 up (64², with or without SGS, side by side), while networks of dense convolutions gained 0-19 %
+at batch 8, -12 % to +3 % at batch 2-4 and lost up to 13 % at batch 1 (``benchmarks/layout_choice.py``,
+docs/backbones.md, "Layout"). Hence the ``auto`` rule: channels-last on a CPU where the network
+has a depthwise convolution with a spatial extent, contiguous otherwise (no GPU has been measured).
 """
 
 from __future__ import annotations
